@@ -1,0 +1,229 @@
+"""Read, validate and write .tflite flatbuffers through tflite-micro's generated schema (object API).
+
+Everything that touches bytes on disk goes through here: reading checks the file identifier and catches a
+truncated or corrupt buffer; writing aligns every buffer to 16 bytes (as TFLM wants for in-place weights) and
+replaces the destination atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from .errors import ModelFormatError
+
+FILE_IDENTIFIER = b"TFL3"
+BUFFER_ALIGNMENT = 16
+
+BuiltinOperator = schema.BuiltinOperator
+TensorType = schema.TensorType
+BUILTIN_NAMES: dict[int, str] = {
+    v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
+}
+TENSOR_TYPE_NAMES: dict[int, str] = {
+    v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_") and isinstance(v, int)
+}
+NUMPY_DTYPES: dict[int, type] = {
+    TensorType.FLOAT32: np.float32,
+    TensorType.INT8: np.int8,
+    TensorType.UINT8: np.uint8,
+    TensorType.INT16: np.int16,
+    TensorType.INT32: np.int32,
+    TensorType.INT64: np.int64,
+    TensorType.FLOAT16: np.float16,
+    TensorType.BOOL: np.bool_,
+}
+
+
+def parse_model(data: bytes, name: str = "<bytes>") -> schema.ModelT:
+    """Parse flatbuffer bytes into the mutable object API, with a clear error for anything malformed."""
+    if len(data) < 8:
+        raise ModelFormatError(f"{name}: {len(data)} bytes is too short to be a TFLite flatbuffer")
+    ident = bytes(data[4:8])
+    if ident != FILE_IDENTIFIER:
+        raise ModelFormatError(
+            f"{name}: file identifier is {ident!r}, expected {FILE_IDENTIFIER!r} (not a TFLite model)"
+        )
+    root = struct.unpack_from("<I", data, 0)[0]
+    if root + 4 > len(data):
+        raise ModelFormatError(f"{name}: root offset {root} lies beyond the end of the {len(data)}-byte file "
+                               "(truncated or not a flatbuffer)")
+    try:
+        model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except (struct.error, IndexError, ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
+        raise ModelFormatError(f"{name}: corrupt or truncated flatbuffer ({type(exc).__name__}: {exc})") from None
+    if not model.subgraphs:
+        raise ModelFormatError(f"{name}: the model has no subgraph")
+    for i, buf in enumerate(model.buffers or []):
+        if buf.offset and (buf.offset + buf.size > len(data)):
+            raise ModelFormatError(f"{name}: buffer {i} points beyond the end of the file (truncated)")
+        if buf.offset > 1:
+            # Models over 2 GiB keep buffers outside the flatbuffer; pull them in so the object API holds all data.
+            buf.data = np.frombuffer(bytes(data[buf.offset:buf.offset + buf.size]), dtype=np.uint8).copy()
+            buf.offset, buf.size = 0, 0
+    return model
+
+
+def load_model(path: str | os.PathLike) -> schema.ModelT:
+    p = Path(path)
+    if not p.exists():
+        raise ModelFormatError(f"{p}: no such file")
+    if p.is_dir():
+        raise ModelFormatError(f"{p}: is a directory, expected a .tflite file")
+    return parse_model(p.read_bytes(), str(p))
+
+
+class _AlignedBufferT(schema.BufferT):
+    """A BufferT whose data vector starts on a 16-byte boundary of the finished file."""
+
+    def Pack(self, builder: flatbuffers.Builder) -> int:  # noqa: N802 (generated API name)
+        data_off = None
+        if self.data is not None:
+            raw = np.ascontiguousarray(np.asarray(self.data, dtype=np.uint8)).tobytes()
+            builder.StartVector(1, len(raw), BUFFER_ALIGNMENT)
+            builder.head = builder.head - len(raw)
+            builder.Bytes[builder.head:builder.head + len(raw)] = raw
+            builder.vectorNumElems = len(raw)
+            data_off = builder.EndVector()
+        schema.BufferStart(builder)
+        if data_off is not None:
+            schema.BufferAddData(builder, data_off)
+        schema.BufferAddOffset(builder, 0)
+        schema.BufferAddSize(builder, 0)
+        return schema.BufferEnd(builder)
+
+
+def serialize_model(model: schema.ModelT) -> bytes:
+    """Pack the object API model into bytes with the TFL3 identifier and 16-byte aligned buffers."""
+    saved = model.buffers
+    try:
+        model.buffers = [_aligned(b) for b in (saved or [])]
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+        return bytes(builder.Output())
+    finally:
+        model.buffers = saved
+
+
+def _aligned(b: schema.BufferT) -> schema.BufferT:
+    a = _AlignedBufferT()
+    a.data = b.data if (b.data is not None and len(b.data) > 0) else None
+    return a
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write to a temporary file in the destination's directory, then rename over the destination."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelFormatError(f"{p}: directory {parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_model(model: schema.ModelT, path: str | os.PathLike) -> bytes:
+    data = serialize_model(model)
+    write_bytes_atomic(path, data)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------- small accessors
+
+def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
+    """Builtin name (e.g. 'CONV_2D') or 'CUSTOM:<code>'."""
+    code = model.operatorCodes[op.opcodeIndex]
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    if builtin == BuiltinOperator.CUSTOM:
+        cc = code.customCode
+        cc = cc.decode() if isinstance(cc, (bytes, bytearray)) else str(cc)
+        return f"CUSTOM:{cc}"
+    return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def tensor_name(t: schema.TensorT) -> str:
+    n = t.name
+    return n.decode(errors="replace") if isinstance(n, (bytes, bytearray)) else str(n)
+
+
+def tensor_shape(t: schema.TensorT) -> tuple[int, ...]:
+    return tuple(int(s) for s in (t.shape if t.shape is not None else []))
+
+
+def buffer_of(model: schema.ModelT, t: schema.TensorT) -> np.ndarray | None:
+    """The constant data of a tensor as a typed, shaped numpy array; None for activations."""
+    if t.buffer <= 0 or t.buffer >= len(model.buffers):
+        return None
+    data = model.buffers[t.buffer].data
+    if data is None or len(data) == 0:
+        return None
+    dtype = NUMPY_DTYPES.get(t.type)
+    if dtype is None:
+        return None
+    arr = np.frombuffer(np.asarray(data, dtype=np.uint8).tobytes(), dtype=np.dtype(dtype).newbyteorder("<"))
+    shape = tensor_shape(t)
+    return arr.reshape(shape) if shape else arr
+
+
+def set_buffer(model: schema.ModelT, tensor_index: int, value: np.ndarray, subgraph: int = 0) -> None:
+    """Give one tensor new constant data in a buffer of its own (buffers may be shared between tensors)."""
+    t = model.subgraphs[subgraph].tensors[tensor_index]
+    dtype = NUMPY_DTYPES[t.type]
+    raw = np.ascontiguousarray(value.astype(np.dtype(dtype).newbyteorder("<"), copy=False)).view(np.uint8).ravel()
+    nb = schema.BufferT()
+    nb.data = raw.copy()
+    model.buffers.append(nb)
+    t.buffer = len(model.buffers) - 1
+    t.shape = np.asarray(value.shape, dtype=np.int32)
+
+
+def quant_params(t: schema.TensorT) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(scales, zero_points, quantized_dimension) or None when the tensor is not quantised."""
+    q = t.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    zp = q.zeroPoint if q.zeroPoint is not None else np.zeros(len(q.scale), dtype=np.int64)
+    return np.asarray(q.scale, dtype=np.float32), np.asarray(zp, dtype=np.int64), int(q.quantizedDimension)
+
+
+def get_metadata(model: schema.ModelT, name: str) -> bytes | None:
+    for m in model.metadata or []:
+        mname = m.name.decode() if isinstance(m.name, (bytes, bytearray)) else m.name
+        if mname == name:
+            data = model.buffers[m.buffer].data
+            return bytes(np.asarray(data, dtype=np.uint8)) if data is not None else b""
+    return None
+
+
+def set_metadata(model: schema.ModelT, name: str, payload: bytes) -> None:
+    buf = schema.BufferT()
+    buf.data = np.frombuffer(payload, dtype=np.uint8).copy()
+    model.buffers.append(buf)
+    idx = len(model.buffers) - 1
+    for m in model.metadata or []:
+        mname = m.name.decode() if isinstance(m.name, (bytes, bytearray)) else m.name
+        if mname == name:
+            m.buffer = idx
+            return
+    md = schema.MetadataT()
+    md.name = name
+    md.buffer = idx
+    if model.metadata is None:
+        model.metadata = []
+    model.metadata.append(md)
