@@ -167,7 +167,7 @@ class _Builder:
                 gin, rep = lay.group, n_in // c_in
             gout = self.new_group(w_shape[0])
             positions = int(np.prod(x_shape)) // n_in if x_shape else 1
-            self.layers.append(Layer(i, FC, gout, gin, rep, 1, positions, b_t >= 0, f"op{i}:{name}"))
+            self.layers.append(Layer(i, FC, gout, gin, rep, 1, positions, bool(b_t >= 0), f"op{i}:{name}"))
             self.slices += [(w_t, 0, gout, 1, "weight"), (w_t, 1, gin, rep, "weight")]
         else:
             if lay.repeat != 1 or len(x_shape) != 4:
@@ -177,18 +177,18 @@ class _Builder:
             if kind == CONV:
                 gout = self.new_group(w_shape[0])
                 self.slices += [(w_t, 0, gout, 1, "weight"), (w_t, 3, lay.group, 1, "weight")]
-                self.layers.append(Layer(i, CONV, gout, lay.group, 1, kernel, positions, b_t >= 0, f"op{i}:{name}"))
+                self.layers.append(Layer(i, CONV, gout, lay.group, 1, kernel, positions, bool(b_t >= 0), f"op{i}:{name}"))
             else:
                 mult = w_shape[3] // x_shape[-1] if x_shape[-1] else 0
                 if mult != 1 or lay.repeat != 1:
                     self.fix(lay.group, f"op {i} ({name}) has depth multiplier {mult}")
                     gout = self.new_group(w_shape[3], f"op {i} ({name}) has depth multiplier {mult}")
                     # each output channel reads one input channel: cost is kernel*positions per output channel
-                    self.layers.append(Layer(i, DWCONV, gout, gout, 1, kernel, positions, b_t >= 0, f"op{i}:{name}"))
+                    self.layers.append(Layer(i, DWCONV, gout, gout, 1, kernel, positions, bool(b_t >= 0), f"op{i}:{name}"))
                 else:
                     gout = lay.group
                     self.slices.append((w_t, 3, gout, 1, "weight"))
-                    self.layers.append(Layer(i, DWCONV, gout, gout, 1, kernel, positions, b_t >= 0, f"op{i}:{name}"))
+                    self.layers.append(Layer(i, DWCONV, gout, gout, 1, kernel, positions, bool(b_t >= 0), f"op{i}:{name}"))
         if b_t >= 0:
             self.slices.append((b_t, 0, gout, 1, "weight"))
         self.set_layout(y, gout, 1)

@@ -227,3 +227,32 @@ def set_metadata(model: schema.ModelT, name: str, payload: bytes) -> None:
     if model.metadata is None:
         model.metadata = []
     model.metadata.append(md)
+
+
+def compact_buffers(model: schema.ModelT) -> None:
+    """Drop buffers no tensor or metadata refers to (left behind by permutation and slicing); keep buffer 0 empty."""
+    used = {0}
+    for sg in model.subgraphs:
+        used.update(t.buffer for t in sg.tensors or [])
+    used.update(m.buffer for m in model.metadata or [])
+    used.update(int(b) for b in (model.metadataBuffer if model.metadataBuffer is not None else []))
+    keep = sorted(b for b in used if 0 <= b < len(model.buffers))
+    remap = {old: new for new, old in enumerate(keep)}
+    model.buffers = [model.buffers[b] for b in keep]
+    for sg in model.subgraphs:
+        for t in sg.tensors or []:
+            t.buffer = remap.get(t.buffer, 0)
+    for m in model.metadata or []:
+        m.buffer = remap[m.buffer]
+    if model.metadataBuffer is not None:
+        model.metadataBuffer = [remap[int(b)] for b in model.metadataBuffer]
+
+
+def drop_unused_opcodes(model: schema.ModelT) -> None:
+    """Remove operator codes no operator uses any more (after ops were rewritten)."""
+    used = sorted({op.opcodeIndex for sg in model.subgraphs for op in sg.operators or []})
+    remap = {old: new for new, old in enumerate(used)}
+    model.operatorCodes = [model.operatorCodes[i] for i in used]
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            op.opcodeIndex = remap[op.opcodeIndex]

@@ -1,0 +1,218 @@
+"""Command line: `python -m reds_tflm convert|inspect|materialize|run|eval|export-c|train|demo`.
+
+Every RedsError (and a missing or unreadable file) becomes one line on stderr and exit status 2; nothing else
+here catches exceptions, so a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import tflite_io as tio
+from .errors import RedsError
+
+
+def _out_path(src: Path, out: str | None, suffix: str) -> Path:
+    dst = Path(out) if out else src.with_name(src.name[: -len(".tflite")] + suffix if src.name.endswith(".tflite")
+                                             else src.name + suffix)
+    if dst.resolve() == src.resolve():
+        raise RedsError(f"{dst}: output would overwrite the input; choose another -o")
+    return dst
+
+
+def cmd_convert(a: argparse.Namespace) -> int:
+    from .convert import convert_model, load_widths_file, parse_budgets
+    from .graph_tflite import graph_from_tflite
+    src = Path(a.model)
+    model = tio.load_model(src)
+    budgets = parse_budgets(a.budgets) if a.budgets else None
+    macs = parse_budgets(a.macs) if a.macs else None
+    widths = None
+    if a.widths:
+        fractions, widths = load_widths_file(a.widths, graph_from_tflite(model, str(src)))
+        budgets = budgets or fractions
+    res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
+                        min_width=a.min_width, mode=a.mode, method=a.method, name=str(src))
+    dst = _out_path(src, a.output, ".reds.tflite")
+    data = tio.save_model(res.model, dst)
+    print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
+    _print_table(res.table, res.graph.groups)
+    return 0
+
+
+def _print_table(table: list[dict], groups: list) -> None:
+    free = [g for g in groups if not (g["fixed"] if isinstance(g, dict) else g.fixed)]
+    gid = [g["id"] if isinstance(g, dict) else g.id for g in free]
+    print(f"{'k':>2} {'%MACs':>7} {'MACs':>11} {'params':>9} {'flash B':>9}  widths (groups {','.join(map(str, gid))})")
+    for k, row in enumerate(table):
+        ws = " ".join(str(row["widths"][g]) for g in gid)
+        print(f"{k:>2} {100 * row['macs_fraction']:>6.1f}% {row['macs']:>11,} {row['params']:>9,} "
+              f"{row['weight_bytes']:>9,}  {ws}")
+
+
+def cmd_inspect(a: argparse.Namespace) -> int:
+    from .rewrite import read_metadata
+    src = Path(a.model)
+    data = src.read_bytes() if src.is_file() else None
+    model = tio.load_model(src)
+    meta = read_metadata(model, str(src))
+    if meta is None:
+        if a.json:
+            print(json.dumps({"file": str(src), "file_bytes": len(data or b""), "reds": None}))
+        else:
+            print(f"{src}: no REDS ops and no budget table (a standard model; run `convert` first)")
+        return 0
+    from .materialize import reds_info
+    meta, graph = reds_info(model, str(src))
+    if a.json:
+        print(json.dumps({"file": str(src), "file_bytes": len(data or b""), "reds": meta}, indent=1))
+        return 0
+    print(f"{src}: {len(data or b'')} bytes, {len(meta['ops'])} REDS ops, {len(meta['budgets'])} budgets, "
+          f"{len(graph.groups)} channel groups ({len(graph.narrowable())} narrowable)")
+    _print_table(meta["budgets"], meta["groups"])
+    fixed = [g for g in meta["groups"] if g["fixed"]]
+    for g in fixed:
+        print(f"   group {g['id']} ({g['size']} ch) stays full width: {g['reason']}")
+    return 0
+
+
+def cmd_materialize(a: argparse.Namespace) -> int:
+    from .materialize import materialize
+    src = Path(a.model)
+    sub = materialize(tio.load_model(src), a.budget, str(src))
+    dst = _out_path(src, a.output, f".b{a.budget}.tflite")
+    data = tio.save_model(sub, dst)
+    print(f"wrote {dst} ({len(data)} bytes): subnetwork {a.budget}, builtin ops only")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    import numpy as np
+    from .hostrun import run_model
+    src = Path(a.model)
+    try:
+        x = np.load(a.input, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise RedsError(f"{a.input}: cannot read a .npy array ({exc})") from None
+    outs = run_model(tio.load_model(src), [x], a.budget)
+    if a.output:
+        import io
+        buf = io.BytesIO()
+        np.save(buf, outs[0])
+        tio.write_bytes_atomic(a.output, buf.getvalue())
+        print(f"wrote {a.output}: output 0 {outs[0].dtype} {list(outs[0].shape)}")
+    else:
+        np.set_printoptions(threshold=64)
+        for i, o in enumerate(outs):
+            print(f"output {i} ({o.dtype}, {list(o.shape)}):\n{o}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .hostrun import evaluate_cli
+    return evaluate_cli(a)
+
+
+def cmd_export_c(a: argparse.Namespace) -> int:
+    from .export_c import export_c
+    src = Path(a.model)
+    tio.load_model(src)  # validates before anything is written
+    dst = _out_path(src, a.output, ".cc")
+    written = export_c(src.read_bytes(), dst, name=a.name)
+    print("wrote " + ", ".join(str(p) for p in (written if isinstance(written, (list, tuple)) else [dst])))
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .keras.train import train_cli
+    return train_cli(a)
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import run_demo
+    return run_demo(a)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m reds_tflm", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("convert", help="turn a standard .tflite into one REDS model with nested subnetworks")
+    c.add_argument("model")
+    c.add_argument("-o", "--output", help="output file (default: <model>.reds.tflite)")
+    c.add_argument("--budgets", help="MACs fractions, decreasing, first 1 (default 1,0.75,0.5,0.25)")
+    c.add_argument("--macs", help="absolute MACs budgets instead of fractions, decreasing, first = full")
+    c.add_argument("--widths", help="widths.json from training: keep the channel order, use these widths")
+    c.add_argument("--importance", default="l1", choices=["l1", "l2"])
+    c.add_argument("--min-width", type=int, default=1, help="minimum channels kept per group (default 1)")
+    c.add_argument("--mode", default="top-down", choices=["top-down", "bottom-up"])
+    c.add_argument("--method", default="auto", help="width search: auto (Lagrangian DP), milp, exhaustive")
+    c.set_defaults(func=cmd_convert)
+
+    i = sub.add_parser("inspect", help="print the budget table of a REDS model")
+    i.add_argument("model")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=cmd_inspect)
+
+    m = sub.add_parser("materialize", help="write subnetwork k as a standard builtin-only .tflite")
+    m.add_argument("model")
+    m.add_argument("--budget", "-k", type=int, required=True)
+    m.add_argument("-o", "--output")
+    m.set_defaults(func=cmd_materialize)
+
+    r = sub.add_parser("run", help="run a REDS model on the host at budget k (C core + real TFLM)")
+    r.add_argument("model")
+    r.add_argument("--budget", "-k", type=int, default=0)
+    r.add_argument("--input", required=True, help=".npy input")
+    r.add_argument("--output", help=".npy output file (default: print)")
+    r.set_defaults(func=cmd_run)
+
+    e = sub.add_parser("eval", help="accuracy of every budget of a REDS model")
+    e.add_argument("model")
+    e.add_argument("--data", required=True, help="'fashion-mnist' or an .npz with arrays x and y")
+    e.add_argument("--limit", type=int, default=None, help="evaluate the first N samples only")
+    e.set_defaults(func=cmd_eval)
+
+    x = sub.add_parser("export-c", help="write the model as a 16-byte aligned C array with its budget table")
+    x.add_argument("model")
+    x.add_argument("-o", "--output", help="output .cc (a matching .h is written next to it)")
+    x.add_argument("--name", default="g_model", help="C symbol of the array")
+    x.set_defaults(func=cmd_export_c)
+
+    t = sub.add_parser("train", help="train nested subnetworks from a Keras model (needs TensorFlow)")
+    t.add_argument("--example", default="fashion-mnist")
+    t.add_argument("--arch", default="ds-cnn-s", choices=["ds-cnn-s", "cnn", "mlp"])
+    t.add_argument("--quick", action="store_true", help="small subset, few epochs")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="out/train", help="directory for model.reds.tflite, widths.json and report")
+    t.add_argument("--budgets", default="1,0.75,0.5,0.25")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("demo", help="convert the bundled model and print its budget table and accuracies")
+    d.add_argument("--out", default="out/demo")
+    d.add_argument("--limit", type=int, default=2000, help="test samples to evaluate per budget")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RedsError as exc:
+        print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `inspect --json | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"reds_tflm {args.cmd}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,145 @@
+"""`convert`: a standard .tflite becomes one REDS flatbuffer with nested subnetworks.
+
+validate → width graph → importance → permutation → nested widths → rewrite (custom ops + `reds` metadata).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from . import tflite_io as tio
+from .errors import BudgetError, UnsupportedModelError, WidthsError
+from .graph import WidthGraph
+from .graph_tflite import graph_from_tflite
+from .importance import normalise, tflite_scores
+from .permute import order_by_score, permute_tflite
+from .rewrite import METADATA_NAME, budget_table, rewrite_ops
+from .widths import WidthProblem, select_nested
+
+DEFAULT_BUDGETS = (1.0, 0.75, 0.5, 0.25)
+
+
+@dataclass
+class ConvertResult:
+    model: schema.ModelT
+    graph: WidthGraph
+    widths: list[list[int]]
+    table: list[dict[str, Any]]
+    reds_ops: list[int]
+    notes: list[str] = field(default_factory=list)
+
+
+def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1) -> WidthProblem:
+    """The knapsack of one graph: sorted scores per group, fixed groups pinned, MACs from the graph's cost model."""
+    const, unary, pair = graph.cost_terms()
+    mins = tuple(g.size if g.fixed else min(max(1, min_width), g.size) for g in graph.groups)
+    sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
+    return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
+                        macs_unary=unary, macs_pair=pair)
+
+
+def parse_budgets(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BudgetError(f"budgets {text!r}: expected comma-separated numbers such as 1,0.75,0.5,0.25") from None
+    if not vals:
+        raise BudgetError("no budgets given")
+    return vals
+
+
+def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Sequence[float] | None) -> list[float]:
+    full = graph.macs()
+    if macs is not None:
+        bs = [float(m) for m in macs]
+        what = "MACs budget"
+    else:
+        fr = [float(f) for f in (fractions if fractions is not None else DEFAULT_BUDGETS)]
+        for f in fr:
+            if not 0 < f <= 1:
+                raise BudgetError(f"budget fraction {f} outside (0, 1]")
+        bs = [f * full for f in fr]
+        what = "budget fraction"
+    if len(bs) > 16:
+        raise BudgetError(f"{len(bs)} budgets; at most 16 are supported")
+    if bs[0] < full - 1e-6:
+        raise BudgetError(f"the first {what} must be the full network ({full:.0f} MACs): budget 0 is the full model")
+    for i in range(1, len(bs)):
+        if bs[i] >= bs[i - 1]:
+            raise BudgetError(f"budgets must decrease strictly: budget {i} is not below budget {i - 1}")
+    return [min(b, full) for b in bs]
+
+
+def load_widths_file(path: str | Path, graph: WidthGraph) -> tuple[list[float] | None, list[list[int]]]:
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise WidthsError(f"{p}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WidthsError(f"{p}: not valid JSON ({exc})") from None
+    entries = doc.get("budgets") if isinstance(doc, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise WidthsError(f"{p}: expected an object with a non-empty list 'budgets'")
+    fractions, widths = [], []
+    for k, e in enumerate(entries):
+        if not isinstance(e, dict) or not isinstance(e.get("widths"), list):
+            raise WidthsError(f"{p}: budgets[{k}] needs a list 'widths'")
+        widths.append(graph.check_widths(e["widths"], f"{p}: budgets[{k}]"))
+        fractions.append(e.get("fraction"))
+    return (None if any(f is None for f in fractions) else [float(f) for f in fractions]), widths
+
+
+def _check_nested(graph: WidthGraph, widths: list[list[int]], where: str) -> None:
+    if widths[0] != graph.sizes:
+        raise WidthsError(f"{where}: budget 0 must be the full network (widths {graph.sizes})")
+    for k in range(1, len(widths)):
+        for g, (a, b) in enumerate(zip(widths[k - 1], widths[k])):
+            if b > a:
+                raise WidthsError(f"{where}: widths not nested: group {g} grows from {a} (budget {k - 1}) to {b} "
+                                  f"(budget {k})")
+
+
+def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, macs: Sequence[float] | None = None,
+                  widths: list[list[int]] | None = None, importance: str = "l1", min_width: int = 1,
+                  mode: str = "top-down", method: str = "auto", name: str = "model") -> ConvertResult:
+    """Convert a (copied) model. With `widths` given, the channel order is kept (training already ordered it)."""
+    model = copy.deepcopy(model)
+    for i, op in enumerate(model.subgraphs[0].operators or []):
+        if tio.op_name(model, op).startswith("CUSTOM:REDS_"):
+            raise UnsupportedModelError(f"{name}: op {i} is already a REDS op: the model was converted before")
+    graph = graph_from_tflite(model, name)
+    notes: list[str] = []
+    if not graph.narrowable():
+        raise UnsupportedModelError(f"{name}: no channel group can be narrowed:\n{graph.describe()}")
+    if widths is None:
+        scores = tflite_scores(model, graph, importance)
+        perms = {g.id: order_by_score(scores[g.id]) for g in graph.groups if not g.fixed}
+        permute_tflite(model, graph, perms)
+        problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width)
+        bmacs = _budget_macs(graph, budgets, macs)
+        sols = select_nested(problem, bmacs, mode=mode, method=method)
+        widths = [list(map(int, s.widths)) for s in sols]
+        fractions = [b / graph.macs() for b in bmacs]
+    else:
+        widths = [graph.check_widths(w, f"widths[{k}]") for k, w in enumerate(widths)]
+        fractions = list(budgets) if budgets is not None else [graph.macs(w) / graph.macs() for w in widths]
+        if len(fractions) != len(widths):
+            raise WidthsError(f"{len(fractions)} budget fractions for {len(widths)} width sets")
+    _check_nested(graph, widths, name)
+    reds_ops = rewrite_ops(model, graph, widths, name)
+    table = budget_table(model, graph, widths, fractions)
+    meta = {"version": 1, "groups": [{"id": g.id, "size": g.size, "fixed": g.fixed, "reason": g.reason}
+                                     for g in graph.groups],
+            "budgets": table, "ops": reds_ops}
+    tio.set_metadata(model, METADATA_NAME, json.dumps(meta, separators=(",", ":")).encode())
+    tio.drop_unused_opcodes(model)
+    tio.compact_buffers(model)
+    return ConvertResult(model, graph, widths, table, [o["op_index"] for o in reds_ops], notes)
