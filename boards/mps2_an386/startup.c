@@ -7,6 +7,9 @@
 extern uint32_t __data_start[], __data_end[], __data_load[], __bss_start[], __bss_end[], __stack_top[];
 extern int main(void);
 
+/* Firmware that uses stdio links syscalls.c, whose strong definition flushes it before the exit trap. */
+__attribute__((weak)) void m4_before_exit(void) {}
+
 void m4_reset_handler(void);
 void m4_fault_handler(void);
 
@@ -59,5 +62,7 @@ __attribute__((noreturn)) void m4_reset_handler(void)
     for (uint32_t *dst = __data_start; dst < __data_end;) *dst++ = *src++;
     for (uint32_t *dst = __bss_start; dst < __bss_end;) *dst++ = 0u;
 
-    m4_exit(main());
+    const int status = main();
+    m4_before_exit();
+    m4_exit(status);
 }

@@ -1,0 +1,100 @@
+/* Cortex-M4 (ARMv7E-M DSP extension) int8 inner loops of the REDS ops, behind the names of tflm_ops/reds_dot_s8.h.
+ *
+ * Four int8 inputs and four int8 weights are read with one 32-bit load each and widened to two pairs of 16-bit
+ * lanes: SXTB16 takes bytes 0 and 2, SXTB16 with ROR #8 takes bytes 1 and 3 (SXTAB16 also adds the input offset to
+ * both lanes in the same instruction: in + offset lies in [-255, 255], so a 16-bit lane holds it exactly). One
+ * SMLAD then adds two products to the accumulator, so a dot product costs one SMLAD per two MACs. Byte pairs (0,2)
+ * and (1,3) of the inputs meet the same pairs of the weights, so the sum is the portable one term for term; integer
+ * addition is exact, hence the result is bit-identical to the portable loop, including 32-bit wrap-around (SMLAD
+ * and SMLAxy wrap the same way; they only set the sticky Q flag, which nothing reads).
+ *
+ * GCC 12 does not fold a rotate into SXTB16/SXTAB16, so the rotated forms are written as one-instruction inline
+ * assembly (not volatile: the compiler may still schedule, merge or drop them). Loads go through memcpy, which GCC
+ * turns into a single LDR (ARMv7-M allows unaligned LDR). */
+#ifndef REDS_DOT_S8_CORTEX_M4_H_
+#define REDS_DOT_S8_CORTEX_M4_H_
+
+#if !defined(__ARM_FEATURE_DSP) || !defined(__ARM_FEATURE_SIMD32)
+#error "REDS_ARCH_CORTEX_M4 needs the ARMv7E-M DSP extension (e.g. -mcpu=cortex-m4 or cortex-m7)"
+#endif
+
+#include <arm_acle.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t reds_m4_load4(const int8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* Bytes 1 and 3 of x, sign-extended into the two 16-bit lanes. */
+static inline uint32_t reds_m4_sxtb16_ror8(uint32_t x) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+
+/* Lanes of a plus bytes 1 and 3 of x, sign-extended. */
+static inline uint32_t reds_m4_sxtab16_ror8(uint32_t a, uint32_t x) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+  return r;
+}
+
+/* The input offset in both 16-bit lanes. */
+static inline uint32_t reds_m4_offset2(int32_t input_offset) {
+  const uint32_t lo = (uint32_t)input_offset & 0xFFFFu;
+  return lo | (lo << 16);
+}
+
+/* Two SMLADs: acc + sum over the 4 bytes of x (plus offset) times the 4 bytes of w. */
+static inline int32_t reds_m4_mac4(uint32_t x, uint32_t w, uint32_t off2, int32_t acc) {
+  const uint32_t x02 = __sxtab16(off2, x);
+  const uint32_t x13 = reds_m4_sxtab16_ror8(off2, x);
+  const uint32_t w02 = __sxtb16(w);
+  const uint32_t w13 = reds_m4_sxtb16_ror8(w);
+  acc = __smlad(x02, w02, acc);
+  return __smlad(x13, w13, acc);
+}
+
+/* acc + sum_{i<n} (in[i] + input_offset) * w[i]. */
+static inline int32_t reds_dot_s8(const int8_t *in, const int8_t *w, int32_t n, int32_t input_offset,
+                                  int32_t acc) {
+  const uint32_t off2 = reds_m4_offset2(input_offset);
+  int32_t i = 0;
+  /* Eight per iteration: the loop branch and counter cost 2 instructions per 8 MACs. */
+  for (; i + 8 <= n; i += 8) {
+    acc = reds_m4_mac4(reds_m4_load4(in + i), reds_m4_load4(w + i), off2, acc);
+    acc = reds_m4_mac4(reds_m4_load4(in + i + 4), reds_m4_load4(w + i + 4), off2, acc);
+  }
+  if (i + 4 <= n) {
+    acc = reds_m4_mac4(reds_m4_load4(in + i), reds_m4_load4(w + i), off2, acc);
+    i += 4;
+  }
+  uint32_t a = (uint32_t)acc;
+  for (; i < n; ++i) a += (uint32_t)(((int32_t)in[i] + input_offset) * (int32_t)w[i]);
+  return (int32_t)a;
+}
+
+/* Depthwise: acc[c] += (in[c] + input_offset) * w[c] for c < n. Channels do not mix, so SMLAD's pairwise sum does
+ * not apply; the widened lanes feed one SMLABB/SMLATT per MAC instead, still saving the byte loads and offset adds
+ * of the portable loop. */
+static inline void reds_mac_chan_s8(int32_t *acc, const int8_t *in, const int8_t *w, int32_t n,
+                                    int32_t input_offset) {
+  const uint32_t off2 = reds_m4_offset2(input_offset);
+  int32_t c = 0;
+  for (; c + 4 <= n; c += 4) {
+    const uint32_t x = reds_m4_load4(in + c), k = reds_m4_load4(w + c);
+    const uint32_t x02 = __sxtab16(off2, x), x13 = reds_m4_sxtab16_ror8(off2, x);
+    const uint32_t w02 = __sxtb16(k), w13 = reds_m4_sxtb16_ror8(k);
+    acc[c] = __smlabb((int32_t)x02, (int32_t)w02, acc[c]);
+    acc[c + 1] = __smlabb((int32_t)x13, (int32_t)w13, acc[c + 1]);
+    acc[c + 2] = __smlatt((int32_t)x02, (int32_t)w02, acc[c + 2]);
+    acc[c + 3] = __smlatt((int32_t)x13, (int32_t)w13, acc[c + 3]);
+  }
+  for (; c < n; ++c)
+    acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)(((int32_t)in[c] + input_offset) * (int32_t)w[c]));
+}
+
+#endif /* REDS_DOT_S8_CORTEX_M4_H_ */
