@@ -1,0 +1,39 @@
+/* REDS FULLY_CONNECTED, int8 activations and weights, int32 bias (TFLM reference_integer_ops::FullyConnected /
+ * FullyConnectedPerChannel on the sliced layer). */
+#include <stddef.h>
+
+#include "reds_dot_s8.h"
+#include "reds_ops.h"
+#include "reds_ops_internal.h"
+
+int reds_fc_s8_prepare(const reds_fc_dims *d, const reds_quant_params_s8 *qp, reds_requant_s8 *rq) {
+  if (d == NULL || qp == NULL) return REDS_ERR_ARG;
+  const int st = reds_fc_dims_check(d);
+  if (st != REDS_OK) return st;
+  /* Per-tensor FC derives its one multiplier with a float product (GetQuantizedConvolutionMultipler); per-channel
+   * FC uses doubles throughout, like conv. */
+  return reds_prepare_requant_s8(d->out_channels, qp, qp->num_filter_scales == 1, rq);
+}
+
+int reds_fc_s8(const reds_fc_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
+               const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
+  if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
+  if (out_width < 1 || out_width > d->out_channels || in_width < 1 || in_width > d->in_channels)
+    return REDS_ERR_WIDTH;
+  const int32_t row = d->in_repeat * d->in_channels;
+  const int8_t zero = (int8_t)rq->output_offset;
+  for (int32_t b = 0; b < d->batches; ++b) {
+    const int8_t *in_row = input + (size_t)b * row;
+    int8_t *out_row = output + (size_t)b * d->out_channels;
+    for (int32_t o = 0; o < out_width; ++o) {
+      const int8_t *w_row = weights + (size_t)o * row;
+      int32_t acc = 0;
+      for (int32_t s = 0; s < d->in_repeat; ++s)
+        acc = reds_dot_s8(in_row + (size_t)s * d->in_channels, w_row + (size_t)s * d->in_channels, in_width,
+                          rq->input_offset, acc);
+      out_row[o] = reds_requant_one(acc, bias, rq, o);
+    }
+    for (int32_t o = out_width; o < d->out_channels; ++o) out_row[o] = zero;
+  }
+  return REDS_OK;
+}
