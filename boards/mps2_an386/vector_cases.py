@@ -1,0 +1,40 @@
+"""The op cases checked bit for bit on the target: every op kind, per-channel and per-tensor quantisation, each
+fused activation, SAME/VALID padding, strides, dilation, a flattened FC (in_repeat > 1), channel counts that are
+not multiples of 4 (the DSP loops' tails) and depthwise widths across the 32-channel accumulator block."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from m4gen import CCase, case_from_layer
+from oneop import random_layer, reference_outputs
+from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC
+
+
+def layers(seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    L = random_layer
+    return [
+        L(REDS_FC, "fc_relu", rng, in_c=37, out_c=12, out_widths=[12, 8, 3], in_widths=[37, 21, 5], activation=1),
+        L(REDS_FC, "fc_flat", rng, in_c=6, out_c=10, out_widths=[10, 6, 1], in_widths=[6, 4, 1], in_repeat=9),
+        L(REDS_FC, "fc_per_tensor", rng, in_c=64, out_c=9, out_widths=[9, 5], in_widths=[64, 16],
+          per_tensor=True),
+        L(REDS_CONV, "conv3x3_same", rng, in_c=8, out_c=12, out_widths=[12, 7, 2], in_widths=[8, 5, 1],
+          hw=(7, 6), kernel=(3, 3), activation=1),
+        L(REDS_CONV, "conv1x1", rng, in_c=19, out_c=16, out_widths=[16, 10, 4], in_widths=[19, 12, 4],
+          hw=(4, 5), kernel=(1, 1), activation=3),
+        L(REDS_CONV, "conv_s2_valid_dil", rng, in_c=5, out_c=6, out_widths=[6, 3], in_widths=[5, 2], hw=(9, 8),
+          kernel=(3, 2), padding=1, stride=(2, 1), dilation=(1, 2), activation=2),
+        L(REDS_CONV, "conv_first_c1", rng, in_c=1, out_c=8, out_widths=[8, 4], in_widths=[1, 1], hw=(8, 8),
+          kernel=(3, 3), stride=(2, 2), activation=1),
+        L(REDS_DWCONV, "dw3x3_same", rng, in_c=12, out_c=12, out_widths=[12, 7, 2], in_widths=[12, 7, 2],
+          hw=(5, 6), kernel=(3, 3), activation=1),
+        L(REDS_DWCONV, "dw_s2_c37", rng, in_c=37, out_c=37, out_widths=[37, 33, 5], in_widths=[37, 33, 5],
+          hw=(7, 7), kernel=(3, 3), padding=1, stride=(2, 2), activation=3),
+        L(REDS_DWCONV, "dw_dil_per_tensor", rng, in_c=9, out_c=9, out_widths=[9, 4], in_widths=[9, 4], hw=(6, 6),
+          kernel=(2, 3), dilation=(2, 1), per_tensor=True),
+    ]
+
+
+def cases(seed: int = 0) -> list[CCase]:
+    return [case_from_layer(layer, reference_outputs(layer)) for layer in layers(seed)]
