@@ -5,7 +5,8 @@
 #include "semihost.h"
 
 extern uint32_t __data_start[], __data_end[], __data_load[], __bss_start[], __bss_end[], __stack_top[];
-extern int main(void);
+/* Called as a hosted program would be (argc 1), since the C core's test runner reads argc/argv. */
+extern int main(int argc, char **argv);
 
 /* Firmware that uses stdio links syscalls.c, whose strong definition flushes it before the exit trap. */
 __attribute__((weak)) void m4_before_exit(void) {}
@@ -62,7 +63,9 @@ __attribute__((noreturn)) void m4_reset_handler(void)
     for (uint32_t *dst = __data_start; dst < __data_end;) *dst++ = *src++;
     for (uint32_t *dst = __bss_start; dst < __bss_end;) *dst++ = 0u;
 
-    const int status = main();
+    static char prog[] = "firmware";
+    static char *argv[] = {prog, 0};
+    const int status = main(1, argv);
     m4_before_exit();
     m4_exit(status);
 }

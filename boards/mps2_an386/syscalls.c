@@ -1,6 +1,6 @@
 /* newlib-nano system calls over semihosting, linked only into firmware that uses stdio (the C core's unit tests):
- * stdout and stderr both go to QEMU's standard output through SYS_WRITE0; the heap newlib's stdio wants for its
- * buffers is a fixed static block, so nothing grows into the stack. */
+ * stdout and stderr both go to QEMU's standard output through SYS_WRITE0; malloc (newlib's stdio buffers, the
+ * unit tests' scratch arrays) gets the SRAM above the stack. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,16 +74,18 @@ int _lseek(int fd, int offset, int whence)
     return 0;
 }
 
-static uint8_t heap[32 * 1024] __attribute__((aligned(8)));
+/* The heap is the SRAM between the stack and the end of SSRAM2/3 (link.ld): ~3.9 MiB, never touching the stack. */
+extern uint8_t __heap_start[], __ram_end[];
 static size_t heap_used;
 
 void *_sbrk(ptrdiff_t incr)
 {
-    if (incr < 0 || (size_t)incr > sizeof heap - heap_used) {
+    const size_t size = (size_t)(__ram_end - __heap_start);
+    if (incr < 0 || (size_t)incr > size - heap_used) {
         errno = ENOMEM;
         return (void *)-1;
     }
-    void *p = &heap[heap_used];
+    void *p = __heap_start + heap_used;
     heap_used += (size_t)incr;
     return p;
 }

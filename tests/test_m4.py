@@ -1,0 +1,98 @@
+"""The Cortex-M4 target (QEMU mps2-an386): bring-up, the DSP inner loops, the C core's unit tests and every op
+checked bit for bit against the tflite-micro interpreter, for the portable and the DSP path, at -O2 and -Os.
+
+Performance figures are not asserted here (benchmarks/m4.py measures them); only exactness is.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "boards" / "mps2_an386"))
+
+import m4run  # noqa: E402
+
+pytestmark = pytest.mark.skipif(bool(m4run.missing_tools()),
+                                reason=f"Cortex-M4 target needs {', '.join(m4run.missing_tools())} "
+                                       "(apt: gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm make)")
+
+CONFIGS = [("dsp", "-O2"), ("portable", "-O2"), ("dsp", "-Os"), ("portable", "-Os")]
+CORE_TESTS = ROOT / "tflm_ops" / "tests"
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("m4")
+
+
+@pytest.fixture(scope="module")
+def vectors_header(build_root) -> Path:
+    import m4gen
+    import vector_cases
+    return m4gen.write_cases_header(vector_cases.cases(seed=0), build_root / "vectors.h")
+
+
+@pytest.mark.parametrize("opt", ["-O2", "-Os"])
+def test_bringup_and_exact_instruction_count(build_root, opt):
+    d = build_root / f"self{opt}"
+    m4run.build("selftest", d, opt=opt)
+    r = m4run.run(d / "selftest.elf", timeout=60)
+    assert r.returncode == 0, r.output
+    v = r.values()
+    assert v["sled_mismatches"] == 0 and v["failures"] == 0, r.output
+    assert v["systick_ticks_per_400001_instructions"] == 10000, r.output
+
+
+def test_dsp_inner_loops_match_plain_definition(build_root):
+    d = build_root / "dsp"
+    m4run.build("dsptest", d)
+    r = m4run.run(d / "dsptest.elf", timeout=60)
+    assert r.returncode == 0, r.output
+    v = r.values()
+    assert v["failures"] == 0 and v["cases"] > 30000, r.output
+    # The DSP loop must actually be the faster one (SMLAD on unpacked pairs vs byte loads and MLA).
+    assert v["instructions_dot64_dsp"] < v["instructions_dot64_plain"], r.output
+
+
+@pytest.mark.parametrize("arch,opt", CONFIGS)
+def test_ops_bit_exact_against_tflm(build_root, vectors_header, arch, opt):
+    d = build_root / f"{arch}{opt}"
+    m4run.build("vectors", d, arch=arch, opt=opt, VECTORS=str(vectors_header))
+    r = m4run.run(d / "vectors.elf", timeout=60)
+    m = re.search(r"vectors: (\d+) passed, (\d+) failed", r.output)
+    assert m, r.output
+    assert r.returncode == 0 and int(m.group(2)) == 0, r.output
+    assert int(m.group(1)) == 26, r.output
+
+
+def _core_test_programs() -> list[tuple[str, list[Path]]]:
+    """The C core's test programs: tflm_ops/tests/*.c together, each subdirectory on its own."""
+    progs = []
+    top = sorted(CORE_TESTS.glob("*.c"))
+    if top:
+        progs.append(("core", top))
+    for sub in sorted(p for p in CORE_TESTS.iterdir() if p.is_dir()) if CORE_TESTS.is_dir() else []:
+        srcs = sorted(sub.glob("*.c"))
+        if srcs:
+            progs.append((sub.name, srcs))
+    return progs
+
+
+@pytest.mark.parametrize("arch", ["dsp", "portable"])
+def test_core_unit_tests_on_target(build_root, arch):
+    progs = _core_test_programs()
+    if not progs:
+        pytest.skip("tflm_ops/tests has no C tests yet")
+    d = build_root / f"{arch}-O2"
+    for name, srcs in progs:
+        m4run.build("unittest", d, arch=arch, UT_NAME=name, UT_SRCS=" ".join(map(str, srcs)))
+        r = m4run.run(d / f"ut_{name}.elf", timeout=120)
+        assert r.returncode == 0, f"{name}:\n{r.output}"
+        m = re.search(r"(\d+) passed, (\d+) failed", r.output)
+        if m:
+            assert int(m.group(2)) == 0 and int(m.group(1)) > 0, f"{name}:\n{r.output}"
