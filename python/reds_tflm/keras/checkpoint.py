@@ -1,0 +1,67 @@
+"""Resumable training state: model weights, optimizer variables and a small JSON of where training stands.
+
+Everything is written to temporary names and renamed, so an interrupted save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import RedsError
+
+
+class Checkpoint:
+    def __init__(self, directory: str | os.PathLike | None) -> None:
+        self.dir = Path(directory) if directory is not None else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.dir is not None
+
+    def load_state(self) -> dict[str, Any] | None:
+        if self.dir is None or not (self.dir / "state.json").exists():
+            return None
+        try:
+            return json.loads((self.dir / "state.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RedsError(f"{self.dir / 'state.json'}: unreadable checkpoint state ({exc})") from None
+
+    def save(self, state: dict[str, Any], model: Any, optimizer: Any | None = None) -> None:
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "tmp.weights.h5"
+        model.save_weights(tmp)
+        os.replace(tmp, self.dir / "model.weights.h5")
+        opt_path = self.dir / "optimizer.npz"
+        if optimizer is not None:
+            with open(self.dir / "tmp-opt.npz", "wb") as f:
+                np.savez(f, *[np.asarray(v.numpy()) for v in optimizer.variables])
+            os.replace(self.dir / "tmp-opt.npz", opt_path)
+        elif opt_path.exists():
+            opt_path.unlink()
+        (self.dir / "tmp-state.json").write_text(json.dumps(state, indent=1))
+        os.replace(self.dir / "tmp-state.json", self.dir / "state.json")
+
+    def load_weights(self, model: Any) -> None:
+        if self.dir is None:
+            return
+        model.load_weights(self.dir / "model.weights.h5")
+
+    def restore_optimizer(self, optimizer: Any) -> bool:
+        """Assign saved optimizer variables (the optimizer must be built on the same variables)."""
+        path = None if self.dir is None else self.dir / "optimizer.npz"
+        if path is None or not path.exists():
+            return False
+        with np.load(path) as f:
+            arrays = [f[f"arr_{i}"] for i in range(len(f.files))]
+        if len(arrays) != len(optimizer.variables):
+            raise RedsError(f"{path}: {len(arrays)} optimizer variables saved, {len(optimizer.variables)} expected")
+        for v, a in zip(optimizer.variables, arrays):
+            v.assign(a)
+        return True

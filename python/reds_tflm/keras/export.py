@@ -1,0 +1,159 @@
+"""int8 export of a REDS-trained Keras model: one model.reds.tflite, widths.json, accuracy of every budget.
+
+The fine-tuned (already permuted) Keras model goes through TensorFlow's converter with a representative dataset;
+the Keras groups are mapped onto the .tflite width graph (k-th Dense/Conv2D/DepthwiseConv2D ↔ k-th FC/Conv/DWConv op,
+verified by kind and group sizes), and `convert_model` rewrites the ops with the trained widths, keeping the channel
+order. Every budget is then evaluated on the int8 model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import tflite_io as tio
+from ..errors import RedsError, WidthsError
+from ..graph import WidthGraph
+
+log = logging.getLogger("reds_tflm.export")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    widths_path: Path
+    tflite_widths: list[list[int]]
+    table: list[dict[str, Any]]
+    accuracy_int8: list[float]
+    int8_samples: int
+    int8_engine: str
+    notes: list[str] = field(default_factory=list)
+
+
+def int8_tflite(model: Any, representative: np.ndarray, samples: int = 200, seed: int = 0) -> bytes:
+    """Full-integer (int8 in, int8 out) conversion calibrated on `samples` images of `representative`."""
+    import tensorflow as tf
+    rng = np.random.default_rng(seed)
+    pick = representative[rng.choice(len(representative), min(samples, len(representative)), replace=False)]
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([s[None].astype(np.float32)] for s in pick)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def group_map(kgraph: WidthGraph, tgraph: WidthGraph) -> list[int]:
+    """For every .tflite group, the Keras group it is (or -1 for a fixed group no layer maps)."""
+    kl, tl = kgraph.layers, tgraph.layers
+    if len(kl) != len(tl):
+        raise WidthsError(f"the Keras model has {len(kl)} Dense/Conv2D/DepthwiseConv2D layers but the .tflite has "
+                          f"{len(tl)} FC/Conv/DWConv ops; cannot map the trained widths")
+    t2k: dict[int, int] = {}
+    k2t: dict[int, int] = {}
+    for a, b in zip(kl, tl):
+        if a.kind != b.kind:
+            raise WidthsError(f"Keras layer '{a.name}' ({a.kind}) meets .tflite {b.name} ({b.kind}) at the same "
+                              "position: the converter reordered or fused layers")
+        for kg, tg, what in ((a.out_group, b.out_group, "output"), (a.in_group, b.in_group, "input")):
+            ks, ts = kgraph.groups[kg].size, tgraph.groups[tg].size
+            if ks != ts:
+                raise WidthsError(f"Keras layer '{a.name}' {what} group {kg} has {ks} channels but .tflite "
+                                  f"{b.name} {what} group {tg} has {ts}")
+            if t2k.setdefault(tg, kg) != kg or k2t.setdefault(kg, tg) != tg:
+                raise WidthsError(f"Keras layer '{a.name}' {what}: groups couple differently in Keras (group {kg}) "
+                                  f"and in the .tflite (group {tg})")
+    for g in tgraph.groups:
+        if g.id not in t2k and not g.fixed:
+            raise WidthsError(f".tflite group {g.id} ({g.size} channels) is narrowable but no Keras layer maps it")
+    for g in kgraph.groups:
+        if not g.fixed and g.id in k2t and tgraph.groups[k2t[g.id]].fixed:
+            raise WidthsError(f"Keras group {g.id} is narrowable but its .tflite group {k2t[g.id]} is fixed "
+                              f"({tgraph.groups[k2t[g.id]].reason})")
+    return [t2k.get(g.id, -1) for g in tgraph.groups]
+
+
+def tflite_widths(kgraph: WidthGraph, tgraph: WidthGraph, widths: Sequence[Sequence[int]]) -> list[list[int]]:
+    mapping = group_map(kgraph, tgraph)
+    return [[g.size if k < 0 else int(w[k]) for g, k in zip(tgraph.groups, mapping)] for w in widths]
+
+
+def _quantise(x: np.ndarray, details: dict) -> np.ndarray:
+    scale, zp = details["quantization_parameters"]["scales"], details["quantization_parameters"]["zero_points"]
+    if len(scale) != 1:
+        raise RedsError("the int8 model's input has per-channel quantisation; expected one scale")
+    return np.clip(np.round(x / scale[0] + zp[0]), -128, 127).astype(np.int8)
+
+
+def tflm_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray, progress: bool = False, desc: str = "") -> float:
+    """Top-1 accuracy of a builtin-only int8 model in the real TFLM interpreter, one image per invoke."""
+    from tflite_micro.python.tflite_micro import runtime
+    it = runtime.Interpreter.from_bytes(model_bytes)
+    xq = _quantise(x, it.get_input_details(0))
+    shape = it.get_input_details(0)["shape"]
+    rng = range(len(x))
+    if progress:
+        from tqdm import tqdm
+        rng = tqdm(rng, desc=desc, leave=False)
+    correct = 0
+    for i in rng:
+        it.set_input(xq[i].reshape(shape), 0)
+        it.invoke()
+        correct += int(np.argmax(it.get_output(0)) == y[i])
+    return correct / len(y)
+
+
+def evaluate_int8(reds_model: Any, n_budgets: int, x: np.ndarray, y: np.ndarray,
+                  progress: bool = False) -> tuple[list[float], str]:
+    """Accuracy of every budget of the REDS model: the host runner when present, else materialised subnetworks
+    in the TFLM interpreter."""
+    try:
+        from .. import hostrun  # the REDS ops on the host (C core); written by another engineer
+        evaluate = getattr(hostrun, "evaluate")
+    except (ImportError, AttributeError):
+        evaluate = None
+    if evaluate is not None:
+        data = tio.serialize_model(reds_model)
+        return [float(evaluate(data, x, y, budget=k)) for k in range(n_budgets)], "hostrun (REDS ops, C core)"
+    from ..materialize import materialize
+    accs = []
+    for k in range(n_budgets):
+        sub = tio.serialize_model(materialize(reds_model, k))
+        accs.append(tflm_accuracy(sub, x, y, progress, f"int8 budget {k}"))
+    return accs, "materialised subnetworks in the TFLM interpreter"
+
+
+def export_reds(result: Any, x_train: np.ndarray, test: tuple[np.ndarray, np.ndarray], out: str | Path,
+                seed: int = 0, int8_samples: int | None = None, progress: bool = False) -> ExportResult:
+    """Write model.reds.tflite, widths.json and the report into `out`; evaluate every budget in int8."""
+    from ..convert import convert_model
+    from ..graph_tflite import graph_from_tflite
+    from .report import write_report
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plain = tio.parse_model(int8_tflite(result.model, x_train, seed=seed), "int8 model")
+    tgraph = graph_from_tflite(plain, "int8 model")
+    tw = tflite_widths(result.graph, tgraph, result.widths)
+    conv = convert_model(plain, budgets=result.fractions, widths=tw, name="int8 model")
+    path = out / "model.reds.tflite"
+    tio.save_model(conv.model, path)
+    widths_path = out / "widths.json"
+    tio.write_bytes_atomic(widths_path, json.dumps({"budgets": [
+        {"fraction": f, "widths": w, "keras_widths": kw}
+        for f, w, kw in zip(result.fractions, tw, result.widths)]}, indent=1).encode())
+    xt, yt = test
+    if int8_samples is not None and int8_samples < len(yt):
+        pick = np.random.default_rng([seed, 7]).choice(len(yt), int8_samples, replace=False)
+        xt, yt = xt[pick], yt[pick]
+    accs, engine = evaluate_int8(conv.model, len(tw), xt, yt, progress)
+    res = ExportResult(path, widths_path, tw, conv.table, accs, len(yt), engine, conv.notes)
+    write_report(result, res, out)
+    log.info("wrote %s (%d bytes), int8 accuracy %s (%s, %d samples)", path, path.stat().st_size,
+             np.round(accs, 4).tolist(), engine, len(yt))
+    return res

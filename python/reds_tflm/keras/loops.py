@@ -1,0 +1,126 @@
+"""Training and evaluation loops: full-model training, joint training of nested subnetworks, accuracy per width.
+
+The joint step is one optimizer step on Σ_n α_n · loss_n, each loss from a sliced forward pass of subnetwork n
+over the same minibatch; α_n ∝ √(fraction of the parameters subnetwork n uses), normalised to sum 1.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..graph import WidthGraph
+from .importance import loss_for
+from .slicing import SlicedNet
+
+
+def joint_weights(graph: WidthGraph, widths: Sequence[Sequence[int]]) -> np.ndarray:
+    """α_n ∝ √(params(widths_n) / params(full)), summing to 1."""
+    full = graph.params()
+    a = np.array([math.sqrt(graph.params(w) / full) for w in widths])
+    return a / a.sum()
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
+            drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    idx = rng.permutation(len(x)) if rng is not None else np.arange(len(x))
+    stop = len(x) - (len(x) % batch_size if drop_last else 0)
+    for s in range(0, stop, batch_size):
+        j = idx[s:s + batch_size]
+        if len(j):
+            yield x[j], y[j]
+
+
+def n_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+def cosine_lr(lr: float, steps: int) -> Any:
+    """Cosine decay from lr to lr/100 over `steps` (the optimizer's iteration counter resumes with it)."""
+    import keras
+    return keras.optimizers.schedules.CosineDecay(lr, max(1, steps), alpha=0.01)
+
+
+def full_step(model: Any, optimizer: Any) -> Callable:
+    """Ordinary training of the whole model (BN in training mode), with the layers' regularisation losses."""
+    import tensorflow as tf
+    loss_fn = loss_for(model)
+    variables = model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def step(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+            total = loss + tf.add_n(model.losses) if model.losses else loss
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return tf.reshape(loss, [1])
+    return step
+
+
+def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alphas: Sequence[float],
+               variables: list, optimizer: Any, regularise: bool = True) -> Callable:
+    """One step on Σ α_n loss_n over the nested subnetworks; returns the per-subnetwork losses."""
+    import tensorflow as tf
+    loss_fn = loss_for(model)
+    ws = [tuple(int(v) for v in w) for w in widths]
+    al = [float(a) for a in alphas]
+
+    @tf.function(reduce_retracing=True)
+    def step(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            losses = [loss_fn(y, net.forward(x, w, training=True)) for w in ws]
+            total = tf.add_n([a * l for a, l in zip(al, losses)])
+            if regularise and model.losses:
+                total = total + tf.add_n(model.losses)
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return tf.stack(losses)
+    return step
+
+
+def run_epoch(step: Callable, x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator,
+              desc: str, progress: bool) -> np.ndarray:
+    import tensorflow as tf
+    it = batches(x, y, batch_size, rng, drop_last=True)
+    total = n_batches(len(x), batch_size, drop_last=True)
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, total=total, desc=desc, leave=False)
+    acc, n = None, 0
+    for xb, yb in it:
+        losses = step(tf.constant(xb), tf.constant(yb)).numpy()
+        acc = losses if acc is None else acc + losses
+        n += 1
+        if progress and n % 20 == 0:
+            it.set_postfix(loss=" ".join(f"{v:.3f}" for v in acc / n))
+    return acc / max(n, 1) if acc is not None else np.zeros(1)
+
+
+def accuracies(net: SlicedNet, widths: Sequence[Sequence[int]], x: np.ndarray, y: np.ndarray,
+               batch_size: int = 500) -> list[float]:
+    """Float top-1 accuracy of every subnetwork (sliced forward passes, inference mode)."""
+    import tensorflow as tf
+    ws = [tuple(int(v) for v in w) for w in widths]
+
+    @tf.function(reduce_retracing=True)
+    def predict(xb: Any) -> Any:
+        return tf.stack([tf.argmax(net.forward(xb, w, training=False), axis=-1) for w in ws])
+
+    correct = np.zeros(len(ws))
+    for xb, yb in batches(x, y, batch_size):
+        correct += (predict(tf.constant(xb)).numpy() == yb[None, :]).sum(axis=1)
+    return [float(c) / len(y) for c in correct]
+
+
+def model_accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def predict(xb: Any) -> Any:
+        return tf.argmax(model(xb, training=False), axis=-1)
+
+    correct = 0
+    for xb, yb in batches(x, y, batch_size):
+        correct += int((predict(tf.constant(xb)).numpy() == yb).sum())
+    return correct / len(y)

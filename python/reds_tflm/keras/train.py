@@ -1,0 +1,208 @@
+"""`train`: REDS subnetworks from a Keras model, end to end and resumable.
+
+    [pre-train the full model] → width graph → Taylor importance (~100 minibatches) → function-preserving
+    permutation → nested widths per MAC budget → joint fine-tuning of all subnetworks (shared BN frozen) →
+    BN-only phase (shared gamma/beta, joint loss) → int8 export of one model.reds.tflite (when `out` is given).
+
+With `checkpoint_dir`, the state after every epoch is saved there and a later call with the same arguments resumes
+where the previous one stopped (the phase, the epoch, the optimizer moments, the chosen widths).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import RedsError
+from ..graph import WidthGraph
+from .checkpoint import Checkpoint
+from .graph import graph_from_keras, kind_of
+from .importance import gradient_sums, taylor_scores
+from .loops import (accuracies, batches, cosine_lr, full_step, joint_step, joint_weights, model_accuracy,
+                    n_batches, run_epoch)
+from .permute import permutations, permute_keras, sorted_scores
+from .select import select_widths
+from .slicing import SlicedNet
+
+log = logging.getLogger("reds_tflm.train")
+PHASES = ("pretrain", "prepare", "joint", "bn", "done")
+
+
+@dataclass
+class TrainConfig:
+    budgets: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
+    pretrain_epochs: int = 0  # train the given model first (0: it is already trained)
+    pretrain_lr: float = 2e-3
+    finetune_epochs: int = 5
+    finetune_lr: float = 5e-4
+    bn_epochs: int = 1
+    bn_lr: float = 1e-3
+    batch_size: int = 100
+    importance_batches: int = 100
+    importance_norm: str = "l1"
+    mode: str = "top-down"
+    method: str = "auto"
+    min_width: int = 1
+    memory_limits: tuple[float | None, ...] | None = None  # peak activation bytes per budget (None: no limit)
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    graph: WidthGraph
+    widths: list[list[int]]
+    fractions: list[float]
+    alphas: list[float]
+    accuracy_float: list[float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    export: Any = None  # export.ExportResult when `out` was given
+
+    def macs(self) -> list[float]:
+        return [self.graph.macs(w) for w in self.widths]
+
+    def params(self) -> list[float]:
+        return [self.graph.params(w) for w in self.widths]
+
+
+def _as_xy(data: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise RedsError(f"{what}: expected a pair (x, y) of arrays") from None
+    x, y = np.asarray(x, np.float32), np.asarray(y).astype(np.int32).reshape(-1)
+    if len(x) != len(y) or len(x) == 0:
+        raise RedsError(f"{what}: {len(x)} samples but {len(y)} labels")
+    return x, y
+
+
+def bn_variables(model: Any) -> list:
+    return [v for l in model.layers if kind_of(l) == "bn" for v in l.trainable_weights]
+
+
+def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] = (1.0, 0.75, 0.5, 0.25), *,
+          out: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+          config: TrainConfig | None = None, **overrides: Any) -> TrainResult:
+    """Train nested REDS subnetworks of `model` (modified in place: permuted and fine-tuned).
+
+    `train_data`/`val_data` are (x, y) with integer labels; the model outputs logits (or ends in a softmax).
+    Options are the fields of `TrainConfig`, given as a config or as keyword arguments. With `out`, the int8
+    model.reds.tflite, widths.json and the report (Markdown, PNG, JSON) are written there.
+    """
+    import keras
+    cfg = dataclasses.replace(config or TrainConfig(), budgets=tuple(float(b) for b in budgets), **overrides)
+    x, y = _as_xy(train_data, "train_data")
+    xv, yv = _as_xy(val_data, "val_data")
+    keras.utils.set_random_seed(cfg.seed)
+    graph = graph_from_keras(model)
+    if not graph.narrowable():
+        raise RedsError(f"model '{model.name}': no channel group can be narrowed:\n{graph.describe()}")
+    ckpt = Checkpoint(checkpoint_dir)
+    state = ckpt.load_state()
+    if state is not None:
+        if state.get("budgets") != list(cfg.budgets) or state.get("sizes") != graph.sizes:
+            raise RedsError(f"{checkpoint_dir}: checkpoint is for budgets {state.get('budgets')} and group sizes "
+                            f"{state.get('sizes')}, not {list(cfg.budgets)} and {graph.sizes}; use another "
+                            "directory or delete it")
+        ckpt.load_weights(model)
+        log.info("resuming from %s: phase %s, epoch %d", checkpoint_dir, state["phase"], state["epoch"])
+    else:
+        state = {"phase": "pretrain", "epoch": 0, "budgets": list(cfg.budgets), "sizes": graph.sizes, "history": []}
+    history: list[dict[str, Any]] = state["history"]
+    nb = n_batches(len(x), cfg.batch_size, drop_last=True)
+
+    def save(opt: Any | None) -> None:
+        ckpt.save(state, model, opt)
+
+    # -- 1. pre-training of the full model (BN in training mode)
+    if state["phase"] == "pretrain":
+        if cfg.pretrain_epochs > state["epoch"]:
+            opt = keras.optimizers.Adam(cosine_lr(cfg.pretrain_lr, cfg.pretrain_epochs * nb))
+            opt.build(model.trainable_variables)
+            if state["epoch"]:
+                ckpt.restore_optimizer(opt)
+            step = full_step(model, opt)
+            for e in range(state["epoch"], cfg.pretrain_epochs):
+                loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, 0, e]),
+                                 f"pretrain {e + 1}/{cfg.pretrain_epochs}", cfg.progress)
+                acc = model_accuracy(model, xv, yv)
+                history.append({"phase": "pretrain", "epoch": e + 1, "loss": loss.tolist(), "val_accuracy": [acc]})
+                log.info("pretrain epoch %d: loss %.4f, val accuracy %.4f", e + 1, loss[0], acc)
+                state["epoch"] = e + 1
+                save(opt)
+        state.update(phase="prepare", epoch=0, pretrained_accuracy=model_accuracy(model, xv, yv))
+        save(None)
+
+    # -- 2. importance, permutation, nested widths
+    if state["phase"] == "prepare":
+        rng = np.random.default_rng([cfg.seed, 1])
+        sums = gradient_sums(model, batches(x, y, cfg.batch_size, rng), cfg.importance_batches, cfg.progress)
+        scores = taylor_scores(model, graph, sums, cfg.importance_norm)
+        perms = permutations(graph, scores)
+        before = model.predict(xv[:256], verbose=0)
+        permute_keras(model, graph, perms)
+        drift = float(np.max(np.abs(model.predict(xv[:256], verbose=0) - before)))
+        if drift > 1e-3 * max(1.0, float(np.max(np.abs(before)))):
+            raise RedsError(f"permutation changed the model's outputs by {drift:g}: a layer is not covered by "
+                            "the width graph")
+        widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
+                               cfg.min_width, cfg.memory_limits)
+        if widths[0] != graph.sizes:
+            raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
+        state.update(phase="joint", epoch=0, widths=widths,
+                     scores=[s.tolist() for s in sorted_scores(scores, perms)])
+        for k, w in enumerate(widths):
+            log.info("budget %d (%.2f): widths %s, %.0f MACs", k, cfg.budgets[k], w, graph.macs(w))
+        save(None)
+
+    widths: list[list[int]] = state["widths"]
+    alphas = joint_weights(graph, widths)
+    net = SlicedNet(model, graph)
+    bn_vars = {id(v) for v in bn_variables(model)}
+
+    def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool) -> None:
+        opt = keras.optimizers.Adam(cosine_lr(lr, epochs * nb))
+        opt.build(variables)
+        if state["epoch"]:
+            ckpt.restore_optimizer(opt)
+        step = joint_step(model, net, widths, alphas, variables, opt, regularise)
+        for e in range(state["epoch"], epochs):
+            loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, PHASES.index(name), e]),
+                             f"{name} {e + 1}/{epochs}", cfg.progress)
+            acc = accuracies(net, widths, xv, yv)
+            history.append({"phase": name, "epoch": e + 1, "loss": loss.tolist(), "val_accuracy": acc})
+            log.info("%s epoch %d: losses %s, val accuracy %s", name, e + 1, np.round(loss, 4).tolist(),
+                     np.round(acc, 4).tolist())
+            state["epoch"] = e + 1
+            save(opt)
+
+    # -- 3. joint fine-tuning of every subnetwork on the shared weights (BN frozen)
+    if state["phase"] == "joint":
+        if "before_joint" not in state:
+            state["before_joint"] = accuracies(net, widths, xv, yv)
+            log.info("before joint fine-tuning: val accuracy %s", np.round(state["before_joint"], 4).tolist())
+        phase("joint", cfg.finetune_epochs, cfg.finetune_lr,
+              [v for v in model.trainable_variables if id(v) not in bn_vars], True)
+        state.update(phase="bn", epoch=0)
+        save(None)
+
+    # -- 4. BN-only phase: the shared gamma/beta, joint loss, statistics frozen
+    if state["phase"] == "bn":
+        if bn_vars and cfg.bn_epochs:
+            phase("bn", cfg.bn_epochs, cfg.bn_lr, [v for v in model.trainable_variables if id(v) in bn_vars], False)
+        state.update(phase="done", epoch=0)
+        save(None)
+
+    acc = accuracies(net, widths, xv, yv)
+    result = TrainResult(model, graph, widths, list(cfg.budgets), alphas.tolist(),
+                         acc, history)
+    if out is not None:
+        from .export import export_reds
+        result.export = export_reds(result, x, (xv, yv), out, seed=cfg.seed, progress=cfg.progress)
+    return result
