@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #if defined(REDS_ARCH_CORTEX_M4)
-/* Provided by tflm_ops/arch/: must define reds_dot_s8() and reds_mac_chan_s8() with the semantics below. */
-#include "arch/reds_dot_s8_cortex_m4.h"
+/* Provided by tflm_ops/arch/cortex_m4/: must define reds_dot_s8() and reds_mac_chan_s8() with the semantics below. */
+#include "arch/cortex_m4/reds_dot_s8_cortex_m4.h"
 #else
 
 /* acc + sum_{i<n} (in[i] + input_offset) * w[i], over contiguous input channels. */
