@@ -58,22 +58,22 @@ static inline int32_t reds_m4_mac4(uint32_t x, uint32_t w, uint32_t off2, int32_
   return __smlad(x13, w13, acc);
 }
 
-/* acc + sum_{i<n} (in[i] + input_offset) * w[i]. */
+/* acc + sum_{i<n} (in[i] + input_offset) * w[i]. Four per iteration with post-incremented pointers: the loop is
+ * 10 instructions per 4 MACs and its set-up stays small, which matters because the ops call this once per
+ * (pixel, output channel, kernel tap) with n = the active input width, often only 8..32. */
 static inline int32_t reds_dot_s8(const int8_t *in, const int8_t *w, int32_t n, int32_t input_offset,
                                   int32_t acc) {
-  const uint32_t off2 = reds_m4_offset2(input_offset);
-  int32_t i = 0;
-  /* Eight per iteration: the loop branch and counter cost 2 instructions per 8 MACs. */
-  for (; i + 8 <= n; i += 8) {
-    acc = reds_m4_mac4(reds_m4_load4(in + i), reds_m4_load4(w + i), off2, acc);
-    acc = reds_m4_mac4(reds_m4_load4(in + i + 4), reds_m4_load4(w + i + 4), off2, acc);
-  }
-  if (i + 4 <= n) {
-    acc = reds_m4_mac4(reds_m4_load4(in + i), reds_m4_load4(w + i), off2, acc);
-    i += 4;
+  if (n >= 4) {
+    const uint32_t off2 = reds_m4_offset2(input_offset);
+    do {
+      acc = reds_m4_mac4(reds_m4_load4(in), reds_m4_load4(w), off2, acc);
+      in += 4;
+      w += 4;
+      n -= 4;
+    } while (n >= 4);
   }
   uint32_t a = (uint32_t)acc;
-  for (; i < n; ++i) a += (uint32_t)(((int32_t)in[i] + input_offset) * (int32_t)w[i]);
+  for (; n > 0; --n) a += (uint32_t)(((int32_t)*in++ + input_offset) * (int32_t)*w++);
   return (int32_t)a;
 }
 

@@ -1,0 +1,231 @@
+"""Exact instruction counts of the REDS ops on a Cortex-M4 (QEMU mps2-an386, -icount shift=0), portable vs DSP.
+
+For three Keras models of Fashion-MNIST size (int8, converted with reds_tflm.convert.convert_model at budgets
+1.0/0.75/0.5/0.25) the firmware boards/mps2_an386/bench.c runs every REDS op at every budget through the C core
+and counts its instructions exactly (boards/mps2_an386/icount.S). "Whole model" figures are the sum over the REDS
+ops (REDS_FC / REDS_Conv / REDS_DWConv); the builtin ops between them (pooling, mean, reshape) are not in the C core
+and are excluded. Weights are untrained (the cost does not depend on their values); op inputs are random int8.
+
+Writes benchmarks/results/m4.json, benchmarks/results/m4.png and the table between the M4 markers of
+benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "python"), str(ROOT / "boards" / "mps2_an386")]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import m4gen  # noqa: E402
+import m4run  # noqa: E402
+from reds_tflm import tflite_io as tio  # noqa: E402
+from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC, decode  # noqa: E402
+
+BUDGETS = [1.0, 0.75, 0.5, 0.25]
+PATHS = ("portable", "dsp")
+
+
+def keras_models() -> dict:
+    import keras
+    from keras import layers as L
+    i = keras.Input((784,), batch_size=1)
+    fc2 = keras.Model(i, L.Dense(10)(L.Dense(128, activation="relu")(i)), name="fc2")
+
+    i = keras.Input((28, 28, 1), batch_size=1)
+    x = L.Conv2D(32, 3, strides=2, padding="same", activation="relu")(i)
+    for stride in (1, 2, 1):
+        x = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu")(x)
+        x = L.Conv2D(64, 1, activation="relu")(x)
+    ds_cnn = keras.Model(i, L.Dense(10)(L.GlobalAveragePooling2D()(x)), name="ds_cnn")
+
+    i = keras.Input((28, 28, 1), batch_size=1)
+    x = L.MaxPooling2D()(L.Conv2D(16, 3, padding="same", activation="relu")(i))
+    x = L.MaxPooling2D()(L.Conv2D(32, 3, padding="same", activation="relu")(x))
+    x = L.Dense(64, activation="relu")(L.Flatten()(x))
+    cnn_flat = keras.Model(i, L.Dense(10)(x), name="cnn_flatten")
+    return {"fc2": fc2, "ds_cnn": ds_cnn, "cnn_flatten": cnn_flat}
+
+
+def representative(shape: tuple[int, ...], n: int = 64) -> list[np.ndarray]:
+    """Fashion-MNIST test images when the Debian package is there, else noise of the same range."""
+    try:
+        from reds_tflm.data.loaders import load_fashion_mnist
+        x = load_fashion_mnist()[1].x[:n]
+    except Exception:
+        x = np.random.default_rng(0).uniform(0, 1, (n, 28, 28, 1)).astype(np.float32)
+    return [s.reshape((1,) + shape).astype(np.float32) for s in x]
+
+
+def int8_tflite(model) -> bytes:
+    import tensorflow as tf
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    samples = representative(tuple(model.input_shape[1:]))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([s] for s in samples)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def op_macs(op: str, opts, in_hwc, out_hwc, kernel) -> list[int]:
+    oh, ow_, _ = out_hwc
+    kk = kernel[0] * kernel[1]
+    if op == REDS_FC:
+        return [o * i * opts.in_repeat for o, i in zip(opts.out_widths, opts.in_widths)]
+    if op == REDS_CONV:
+        return [oh * ow_ * o * kk * i for o, i in zip(opts.out_widths, opts.in_widths)]
+    return [oh * ow_ * o * kk for o in opts.out_widths]
+
+
+def reds_cases(model, rng: np.random.Generator) -> list[m4gen.CCase]:
+    """One CCase per REDS op of the converted model, with a random full-width input."""
+    sg = model.subgraphs[0]
+    cases = []
+    for idx, op in enumerate(sg.operators):
+        name = tio.op_name(model, op)
+        if not name.startswith("CUSTOM:REDS_"):
+            continue
+        code = name.split(":", 1)[1]
+        opts = decode(code, bytes(op.customOptions))
+        t_in, t_w, t_out = (sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]])
+        w = tio.buffer_of(model, t_w)
+        has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
+        s_in, z_in, _ = tio.quant_params(t_in)
+        s_w, _, _ = tio.quant_params(t_w)
+        s_out, z_out, _ = tio.quant_params(t_out)
+        if code == REDS_FC:
+            out_c = int(w.shape[0])
+            in_hwc, out_hwc, kernel = (1, opts.in_repeat, opts.in_channels), (1, 1, out_c), (1, 1)
+        else:
+            in_hwc = tuple(int(v) for v in tio.tensor_shape(t_in)[1:])
+            out_hwc = tuple(int(v) for v in tio.tensor_shape(t_out)[1:])
+            kernel = tuple(int(v) for v in w.shape[1:3])
+            out_c = out_hwc[2]
+        bias = tio.buffer_of(model, sg.tensors[op.inputs[2]]) if has_bias else np.zeros(out_c, np.int32)
+        x = rng.integers(-128, 128, int(np.prod(in_hwc)), dtype=np.int8)
+        cases.append(m4gen.CCase(f"op{idx}_{code}", code, bytes(op.customOptions), in_hwc, out_hwc, kernel,
+                                 float(s_in[0]), int(z_in[0]), s_w, float(s_out[0]), int(z_out[0]), x, w, bias,
+                                 macs=op_macs(code, opts, in_hwc, out_hwc, kernel)))
+    return cases
+
+
+def arena_bytes(model_bytes: bytes) -> int:
+    """TFLM's recorded arena for the full-width network (materialized budget 0: the REDS model keeps these
+    full-width tensors, so its memory plan is the same). print_allocations writes to C stdout: use a subprocess."""
+    with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
+        f.write(model_bytes)
+    code = ("import sys; from tflite_micro.python.tflite_micro import runtime; "
+            "it = runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read()); it.print_allocations()")
+    try:
+        out = subprocess.run([sys.executable, "-c", code, f.name], capture_output=True, text=True, timeout=120)
+    finally:
+        os.unlink(f.name)
+    m = re.search(r"Arena allocation total (\d+) bytes", out.stdout + out.stderr)
+    if not m:
+        raise RuntimeError(f"no arena figure from tflite-micro:\n{out.stdout}\n{out.stderr}")
+    return int(m.group(1))
+
+
+def core_code_bytes(map_path: Path) -> int:
+    """.text + .rodata bytes that the linker took from libreds.a (the C core as linked into the firmware)."""
+    text = map_path.read_text()
+    pat = re.compile(r"^ \.(?:text|rodata)\S*\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+\S*libreds\.a\(", re.M)
+    return sum(int(s, 16) for s in pat.findall(re.sub(r"\n\s{10,}(?=0x)", " ", text)))
+
+
+def run_bench(header: Path, build: Path, arch: str, opt: str = "-O2") -> tuple[dict, int]:
+    d = build / f"{arch}{opt}"
+    m4run.build("bench", d, arch=arch, opt=opt, BENCH_MODEL=str(header))
+    r = m4run.run(d / "bench.elf", timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"bench ({arch} {opt}) failed:\n{r.output}")
+    counts: dict = {}
+    for i, k, n in re.findall(r"^op=(\d+) budget=(\d+) instructions=(\d+) status=0$", r.output, re.M):
+        counts.setdefault(int(i), {})[int(k)] = int(n)
+    return {"set_budget": r.values()["set_budget"], "ops": counts}, core_code_bytes(d / "bench.map")
+
+
+def measure(build: Path) -> dict:
+    from reds_tflm.convert import convert_model
+    from reds_tflm.materialize import materialize
+    result: dict = {"target": "QEMU mps2-an386 Cortex-M4F, -icount shift=0, arm-none-eabi-gcc -O2",
+                    "budgets": BUDGETS, "set_budget_instructions": {}, "code_flash_bytes": {}, "models": {}}
+    rng = np.random.default_rng(0)
+    for name, km in keras_models().items():
+        model = tio.parse_model(int8_tflite(km), name)
+        conv = convert_model(model, budgets=BUDGETS, name=name)
+        reds_bytes = tio.serialize_model(conv.model)
+        cases = reds_cases(conv.model, rng)
+        header = m4gen.write_cases_header(cases, build / f"{name}.h")
+        meta_macs = [int(b["macs"]) for b in json.loads(tio.get_metadata(conv.model, "reds"))["budgets"]]
+        entry = {"macs": [int(sum(c.macs[k] for c in cases)) for k in range(len(BUDGETS))],
+                 "metadata_macs": meta_macs,
+                 # MACs of FC/Conv/DW ops the converter left builtin (no narrowable channel) are not in the C core.
+                 "reds_share_of_model_macs": [round(a / b, 4) for a, b in zip(
+                     [sum(c.macs[k] for c in cases) for k in range(len(BUDGETS))], meta_macs)],
+                 "model_flash_bytes": len(reds_bytes),
+                 "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
+                 "instructions": {}, "ops": [{"name": c.name, "op": c.op, "macs": c.macs, "instructions": {}}
+                                             for c in cases]}
+        for arch in PATHS:
+            res, code = run_bench(header, build / name, arch)
+            result["set_budget_instructions"][arch] = res["set_budget"]
+            result["code_flash_bytes"].setdefault(arch, {})["-O2"] = code
+            m4run.build("bench", build / name / f"{arch}-Os", arch=arch, opt="-Os", BENCH_MODEL=str(header))
+            result["code_flash_bytes"][arch]["-Os"] = core_code_bytes(build / name / f"{arch}-Os" / "bench.map")
+            for i, op in enumerate(entry["ops"]):
+                op["instructions"][arch] = [res["ops"][i][k] for k in range(len(BUDGETS))]
+            entry["instructions"][arch] = [sum(op["instructions"][arch][k] for op in entry["ops"])
+                                           for k in range(len(BUDGETS))]
+        result["models"][name] = entry
+    return result
+
+
+def checks(result: dict) -> dict:
+    """The targets: set_budget <= 50 instructions; cost(b) <= MACs(b)/MACs(0) * cost(0) + 5 % cost(0)."""
+    out = {"set_budget_le_50": {p: result["set_budget_instructions"][p] <= 50 for p in PATHS}, "proportional": {}}
+    for name, m in result["models"].items():
+        for p in PATHS:
+            c, macs = m["instructions"][p], m["macs"]
+            bound = [macs[k] / macs[0] * c[0] + 0.05 * c[0] for k in range(len(c))]
+            out["proportional"][f"{name}/{p}"] = {"ok": all(c[k] <= bound[k] for k in range(len(c))),
+                                                  "excess_over_proportional_pct":
+                                                  [round(100 * (c[k] - macs[k] / macs[0] * c[0]) / c[0], 2)
+                                                   for k in range(len(c))]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    missing = m4run.missing_tools()
+    if missing:
+        print(f"needs {', '.join(missing)}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="reds-m4-") as tmp:
+        result = measure(Path(tmp))
+    result["checks"] = checks(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "m4.json").write_text(json.dumps(result, indent=1) + "\n")
+    import m4report
+    m4report.plot(result, args.out / "m4.png")
+    m4report.update_readme(result, ROOT / "benchmarks" / "README.md")
+    print(m4report.table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
