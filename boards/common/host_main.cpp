@@ -19,7 +19,8 @@ extern "C" {
 namespace {
 
 alignas(16) unsigned char g_model[8 << 20];
-unsigned char g_io[1 << 20];
+unsigned char g_in[1 << 20];   // the sample: borrowed by the app for every inference
+unsigned char g_out[1 << 20];
 
 uint32_t host_ticks() {
   timespec ts;
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const long model_len = read_file(argv[1], g_model, sizeof g_model);
-  const long in_len = read_file(argv[2], g_io, sizeof g_io);
+  const long in_len = read_file(argv[2], g_in, sizeof g_in);
   if (model_len <= 0 || in_len < 0) {
     fprintf(stderr, "cannot read %s\n", model_len <= 0 ? argv[1] : argv[2]);
     return 2;
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   const reds_app_board board = {host_ticks, 1000000u, host_print};
   const int table_n = argc - 4;
   if (reds_app_setup(&board, g_model, table_n) != 0) return 1;
-  if (reds_app_set_input(g_io, static_cast<size_t>(in_len)) != 0) {
+  if (reds_app_set_input(g_in, static_cast<size_t>(in_len)) != 0) {
     fprintf(stderr, "%s: %ld bytes do not fit input tensor 0\n", argv[2], in_len);
     return 1;
   }
@@ -66,13 +67,13 @@ int main(int argc, char** argv) {
     macs[k] = (end != nullptr && *end == ':') ? static_cast<uint32_t>(strtoul(end + 1, nullptr, 10)) : 0u;
   }
   const size_t out_len = reds_app_output_bytes();
-  if (out_len == 0 || out_len > sizeof g_io) return 1;
+  if (out_len == 0 || out_len > sizeof g_out) return 1;
   for (int k = 0; k < reds_budget_count(); ++k) {
     char path[4096];
-    if (reds_app_run_budget(k, g_io, out_len) != 0) return 1;
+    if (reds_app_run_budget(k, g_out, out_len) != 0) return 1;
     snprintf(path, sizeof path, "%s.%d.bin", argv[3], k);
     FILE* f = fopen(path, "wb");
-    if (f == nullptr || fwrite(g_io, 1, out_len, f) != out_len) return 1;
+    if (f == nullptr || fwrite(g_out, 1, out_len, f) != out_len) return 1;
     fclose(f);
   }
   const int chosen = reds_app_measure(fraction, macs, 0);

@@ -27,6 +27,8 @@ tflite::MicroInterpreter* g_interpreter = nullptr;
 const reds_app_board* g_board = nullptr;
 int g_num_budgets = 0;
 char g_text[160 + 80 * REDS_MAX_BUDGETS];
+const void* g_input = nullptr;  // the caller's sample, copied in before every invocation
+size_t g_input_len = 0;
 
 void say(const char* fmt, unsigned long a, unsigned long b = 0, unsigned long c = 0) {
   snprintf(g_text, sizeof g_text, fmt, a, b, c);
@@ -35,7 +37,14 @@ void say(const char* fmt, unsigned long a, unsigned long b = 0, unsigned long c 
 
 uint32_t hook_ticks(void*) { return g_board->ticks(); }
 int hook_set_budget(void*, int k) { return reds_set_budget(k); }
-int hook_invoke(void*) { return g_interpreter->Invoke() == kTfLiteOk ? 0 : -1; }
+// TFLM's planner may reuse the input tensor's memory for later activations once the first op has read it, so the
+// input is written again before every invocation (as a real application does with each new sample).
+TfLiteStatus Invoke() {
+  memcpy(g_interpreter->input(0)->data.raw, g_input, g_input_len);
+  return g_interpreter->Invoke();
+}
+
+int hook_invoke(void*) { return Invoke() == kTfLiteOk ? 0 : -1; }
 
 int AddOps(Resolver& r) {
   if (reds::AddRedsOps(r) != kTfLiteOk) return -1;
@@ -94,17 +103,18 @@ extern "C" int reds_app_setup(const reds_app_board* board, const unsigned char* 
 extern "C" int reds_app_set_input(const void* data, size_t len) {
   TfLiteTensor* in = g_interpreter ? g_interpreter->input(0) : nullptr;
   if (in == nullptr || data == nullptr || len != in->bytes) return REDS_ERR_ARG;
-  memcpy(in->data.raw, data, len);
+  g_input = data;
+  g_input_len = len;
   return REDS_OK;
 }
 
 extern "C" size_t reds_app_output_bytes(void) { return g_interpreter ? g_interpreter->output(0)->bytes : 0; }
 
 extern "C" int reds_app_run_budget(int k, void* out, size_t out_len) {
-  if (g_interpreter == nullptr) return REDS_ERR_ARG;
+  if (g_interpreter == nullptr || g_input == nullptr) return REDS_ERR_ARG;
   const int st = reds_set_budget(k);
   if (st != REDS_OK) return st;
-  const TfLiteStatus inv = g_interpreter->Invoke();
+  const TfLiteStatus inv = Invoke();
   if (inv != kTfLiteOk) return -100 - static_cast<int>(inv);
   const TfLiteTensor* o = g_interpreter->output(0);
   if (out == nullptr || out_len != o->bytes) return REDS_ERR_ARG;
@@ -113,7 +123,7 @@ extern "C" int reds_app_run_budget(int k, void* out, size_t out_len) {
 }
 
 extern "C" int reds_app_measure(const float* fraction, const uint32_t* macs, uint32_t deadline_us) {
-  if (g_interpreter == nullptr || fraction == nullptr || macs == nullptr) return REDS_ERR_ARG;
+  if (g_interpreter == nullptr || g_input == nullptr || fraction == nullptr || macs == nullptr) return REDS_ERR_ARG;
   const reds_bench_hooks hooks = {hook_ticks, hook_set_budget, hook_invoke, nullptr};
   reds_bench_result res;
   reds_budget_row rows[REDS_MAX_BUDGETS];
@@ -135,7 +145,7 @@ extern "C" int reds_app_measure(const float* fraction, const uint32_t* macs, uin
   say("reds_set_budget(): %lu ticks (%lu us at %lu Hz)\n", res.set_budget_ticks,
       reds_ticks_to_us(res.set_budget_ticks, g_board->tick_hz), g_board->tick_hz);
   for (int k = 0; k < n; ++k) {
-    if (reds_set_budget(k) != REDS_OK || g_interpreter->Invoke() != kTfLiteOk) return REDS_ERR_BUDGET;
+    if (reds_set_budget(k) != REDS_OK || Invoke() != kTfLiteOk) return REDS_ERR_BUDGET;
     say("budget %lu: top class %lu\n", static_cast<unsigned long>(k), TopClass());
   }
   say(pick == REDS_OK ? "deadline %lu us: budget %lu fits\n" : "deadline %lu us: none fits, fastest is budget %lu\n",

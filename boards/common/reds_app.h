@@ -34,7 +34,8 @@ typedef struct {
  * -100 - TfLiteStatus on failure (after printing why). */
 int reds_app_setup(const reds_app_board *board, const unsigned char *model, int num_budgets);
 
-/* Copy `len` bytes into input tensor 0 (len must equal its size in bytes). */
+/* The sample for input tensor 0 (len must equal its size in bytes). The buffer is borrowed, not copied: it must
+ * stay valid; it is copied into the input tensor before every inference (timed with it). */
 int reds_app_set_input(const void *data, size_t len);
 
 /* Size in bytes of output tensor 0 (0 before setup). */
