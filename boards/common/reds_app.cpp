@@ -87,7 +87,7 @@ extern "C" int reds_app_setup(const reds_app_board* board, const unsigned char* 
   g_interpreter = &interpreter;
   const TfLiteStatus st = interpreter.AllocateTensors();
   if (st != kTfLiteOk) {
-    say("AllocateTensors failed (arena %lu bytes, REDS_APP_ARENA_BYTES)\n", sizeof g_arena);
+    say("AllocateTensors failed (see above; the arena is %lu bytes, REDS_APP_ARENA_BYTES)\n", sizeof g_arena);
     return -100 - static_cast<int>(st);
   }
   g_num_budgets = reds_budget_count();
