@@ -118,12 +118,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_export_c(a: argparse.Namespace) -> int:
-    from .export_c import export_c
+    from .export_c import export_c_file
     src = Path(a.model)
     tio.load_model(src)  # validates before anything is written
     dst = _out_path(src, a.output, ".cc")
-    written = export_c(src.read_bytes(), dst, name=a.name)
-    print("wrote " + ", ".join(str(p) for p in (written if isinstance(written, (list, tuple)) else [dst])))
+    res = export_c_file(src, dst, name=a.name)
+    print(f"wrote {res.source} and {res.header}: {res.length} bytes, {len(res.budgets)} budgets")
     return 0
 
 

@@ -125,6 +125,9 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise ModelFormatError(f"{p}: directory {parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the user's usual permissions
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -1,0 +1,73 @@
+"""`demo`: convert the bundled Fashion-MNIST DS-CNN and measure every subnetwork on real test images.
+
+The bundled model is a standard int8 .tflite (plain Keras training, no REDS fine-tuning: see
+benchmarks/make_demo_model.py), so the accuracies show what post-training conversion alone gives; `train` is the
+path to near-full accuracy at every budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from . import tflite_io as tio
+from .errors import RedsError
+
+DEMO_MODEL = "ds_cnn_s_fashion_int8.tflite"
+
+
+def demo_model_bytes() -> bytes:
+    ref = resources.files("reds_tflm") / "assets" / DEMO_MODEL
+    try:
+        return ref.read_bytes()
+    except FileNotFoundError:
+        raise RedsError(f"bundled model {DEMO_MODEL} is missing from the installed package") from None
+
+
+def run_demo(a: argparse.Namespace) -> int:
+    from .convert import convert_model
+    from .data.loaders import load_fashion_mnist
+    from .hostrun import evaluate
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = demo_model_bytes()
+    src = out / "ds_cnn_s_fashion_int8.tflite"
+    tio.write_bytes_atomic(src, data)
+    t0 = time.perf_counter()
+    res = convert_model(tio.parse_model(data), name=DEMO_MODEL)
+    t_conv = time.perf_counter() - t0
+    dst = out / "ds_cnn_s_fashion_int8.reds.tflite"
+    reds = tio.save_model(res.model, dst)
+    print(f"converted {DEMO_MODEL} ({len(data)} bytes) -> {dst} ({len(reds)} bytes) in {t_conv:.2f} s: "
+          f"{len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
+
+    _, test = load_fashion_mnist()
+    n = min(a.limit, len(test.x)) if a.limit else len(test.x)
+    x, y = _quantise_input(res.model, test.x[:n]), test.y[:n]
+    t0 = time.perf_counter()
+    accs = evaluate(res.model, x, y)
+    t_eval = time.perf_counter() - t0
+    print(f"\nint8 accuracy on the first {n} Fashion-MNIST test images (C core + TFLM on the host, {t_eval:.1f} s):")
+    print(f"{'k':>2} {'%MACs':>7} {'MACs':>11} {'params':>9} {'flash B':>9} {'accuracy':>9}")
+    for k, (row, acc) in enumerate(zip(res.table, accs)):
+        print(f"{k:>2} {100 * row['macs_fraction']:>6.1f}% {row['macs']:>11,} {row['params']:>9,} "
+              f"{row['weight_bytes']:>9,} {100 * acc:>8.2f}%")
+    print("\nPost-training conversion only; `python -m reds_tflm train --example fashion-mnist` fine-tunes all "
+          "subnetworks jointly.")
+    return 0
+
+
+def _quantise_input(model, x: np.ndarray) -> np.ndarray:
+    """Float images → the model input's int8 representation (its scale and zero point)."""
+    sg = model.subgraphs[0]
+    t = sg.tensors[sg.inputs[0]]
+    q = tio.quant_params(t)
+    if t.type != tio.TensorType.INT8 or q is None:
+        return x.astype(np.float32)
+    scale, zp = float(q[0][0]), int(q[1][0])
+    return np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
