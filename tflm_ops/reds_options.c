@@ -13,8 +13,7 @@
 
 enum {
   FBT_NULL = 0, FBT_INT = 1, FBT_UINT = 2, FBT_FLOAT = 3, FBT_KEY = 4, FBT_STRING = 5, FBT_INDIRECT_INT = 6,
-  FBT_MAP = 9, FBT_VECTOR = 10, FBT_VECTOR_INT = 11, FBT_VECTOR_KEY = 14, FBT_VECTOR_INT2 = 16,
-  FBT_VECTOR_INT3 = 19, FBT_VECTOR_INT4 = 22, FBT_BOOL = 26
+  FBT_INDIRECT_UINT = 7, FBT_MAP = 9, FBT_VECTOR = 10, FBT_VECTOR_INT = 11, FBT_VECTOR_UINT = 12, FBT_BOOL = 26
 };
 
 typedef struct {
@@ -67,16 +66,37 @@ static flex_ref make_ref(size_t pos, uint32_t parent_width, uint8_t packed_type)
   return r;
 }
 
-/* Integer value of a ref of type INT, INDIRECT_INT or BOOL (the types the Python reader accepts as ints). */
+/* Unsigned values above INT64_MAX are reported as INT64_MAX: every caller rejects anything beyond int32. */
+static int read_uint_clamped(const flex_buf *fb, size_t pos, uint32_t w, int64_t *v) {
+  uint64_t u = 0;
+  if (!read_uint(fb, pos, w, &u)) return 0;
+  *v = u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+  return 1;
+}
+
+/* Integer value of a ref of type INT, UINT, their INDIRECT forms, or BOOL: the types the Python reader
+ * (flatbuffers.flexbuffers IsInt / IsBool) accepts as ints, so both readers accept the same buffers. */
 static int ref_as_int(const flex_buf *fb, const flex_ref *r, int64_t *v) {
-  if (r->type == FBT_INT || r->type == FBT_BOOL) return read_int(fb, r->pos, r->parent_width, v) ? REDS_OK
-                                                                                               : REDS_ERR_FLEX;
-  if (r->type == FBT_INDIRECT_INT) {
-    size_t t = 0;
-    if (!follow(fb, r->pos, r->parent_width, &t)) return REDS_ERR_FLEX;
-    return read_int(fb, t, r->byte_width, v) ? REDS_OK : REDS_ERR_FLEX;
+  int ok;
+  size_t t = 0;
+  switch (r->type) {
+    case FBT_INT:
+    case FBT_BOOL:
+      ok = read_int(fb, r->pos, r->parent_width, v);
+      break;
+    case FBT_UINT:
+      ok = read_uint_clamped(fb, r->pos, r->parent_width, v);
+      break;
+    case FBT_INDIRECT_INT:
+      ok = follow(fb, r->pos, r->parent_width, &t) && read_int(fb, t, r->byte_width, v);
+      break;
+    case FBT_INDIRECT_UINT:
+      ok = follow(fb, r->pos, r->parent_width, &t) && read_uint_clamped(fb, t, r->byte_width, v);
+      break;
+    default:
+      return REDS_ERR_TYPE;
   }
-  return REDS_ERR_TYPE;
+  return ok ? REDS_OK : REDS_ERR_FLEX;
 }
 
 /* Length of the NUL-terminated key at pos, or -1 if it runs off the buffer. */
@@ -165,24 +185,20 @@ static int get_int(const flex_buf *fb, const flex_map *m, const char *name, int3
   return REDS_OK;
 }
 
-/* A vector of ints: typed INT vector (sized or fixed 2/3/4), or an untyped vector whose elements are all ints. */
+/* A vector of ints: a typed INT or UINT vector, or an untyped vector whose elements are all ints. Fixed-size
+ * typed vectors are rejected, as the Python reader does (the encoder never writes them). */
 static int get_int_vector(const flex_buf *fb, const flex_map *m, const char *name, int32_t *dst, int32_t n,
                           reds_options *o) {
   flex_ref r;
-  int st = map_find(fb, m, name, &r);
   size_t p = 0;
   uint64_t size = 0;
-  const uint32_t w = r.byte_width;
   o->error_key = name;
+  int st = map_find(fb, m, name, &r);
   if (st != REDS_OK) return st;
-  if (r.type != FBT_VECTOR && r.type != FBT_VECTOR_INT && r.type != FBT_VECTOR_INT2 && r.type != FBT_VECTOR_INT3 &&
-      r.type != FBT_VECTOR_INT4)
-    return REDS_ERR_TYPE;
+  const uint32_t w = r.byte_width;
+  if (r.type != FBT_VECTOR && r.type != FBT_VECTOR_INT && r.type != FBT_VECTOR_UINT) return REDS_ERR_TYPE;
   if (!follow(fb, r.pos, r.parent_width, &p)) return REDS_ERR_FLEX;
-  if (r.type == FBT_VECTOR_INT2) size = 2;
-  else if (r.type == FBT_VECTOR_INT3) size = 3;
-  else if (r.type == FBT_VECTOR_INT4) size = 4;
-  else if (p < w || !read_uint(fb, p - w, w, &size)) return REDS_ERR_FLEX;
+  if (p < w || !read_uint(fb, p - w, w, &size)) return REDS_ERR_FLEX;
   const uint64_t per_elem = (r.type == FBT_VECTOR) ? (uint64_t)w + 1u : (uint64_t)w;
   if (size > fb->len || p > fb->len || size * per_elem > fb->len - p) return REDS_ERR_FLEX;
   if (size != (uint64_t)n) return REDS_ERR_LENGTH;
@@ -190,7 +206,7 @@ static int get_int_vector(const flex_buf *fb, const flex_map *m, const char *nam
     flex_ref e;
     int64_t x = 0;
     if (r.type == FBT_VECTOR) e = make_ref(p + (size_t)i * w, w, fb->buf[p + (size_t)size * w + (size_t)i]);
-    else e = make_ref(p + (size_t)i * w, w, (uint8_t)(FBT_INT << 2));
+    else e = make_ref(p + (size_t)i * w, w, (uint8_t)((r.type == FBT_VECTOR_UINT ? FBT_UINT : FBT_INT) << 2));
     st = ref_as_int(fb, &e, &x);
     if (st != REDS_OK) return st;
     if (x < INT32_MIN || x > INT32_MAX) return REDS_ERR_WIDTH;

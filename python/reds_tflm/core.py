@@ -71,6 +71,14 @@ class _ActF32(C.Structure):
     _fields_ = [("act_min", C.c_float), ("act_max", C.c_float)]
 
 
+# The C files built into the library (setup.py lists the same .c files).
+_CORE_FILES = tuple(f"{n}.c" for n in ("reds_status", "reds_budget", "reds_options", "reds_quant", "reds_ops_common",
+                                       "reds_fc_s8", "reds_conv_s8", "reds_dwconv_s8", "reds_fc_f32",
+                                       "reds_conv_f32", "reds_dwconv_f32")) + tuple(
+    f"{n}.h" for n in ("reds_status", "reds_budget", "reds_options", "reds_quant", "reds_ops", "reds_dot_s8",
+                       "reds_ops_internal"))
+
+
 def library_path() -> Path:
     here = Path(__file__).resolve().parent
     found = sorted(here.glob("_reds_core*.so")) + sorted(here.glob("_reds_core*.pyd")) + sorted(
@@ -78,7 +86,16 @@ def library_path() -> Path:
     if not found:
         raise RedsError(f"the REDS C core is not built: no _reds_core*.so in {here}; "
                         "run `pip install -e .` (or `python setup.py build_ext --inplace`) at the repository root")
-    return found[0]
+    so = found[0]
+    # In a source tree (editable install), refuse a library older than the C sources: a stale build would test
+    # old kernels without anyone noticing.
+    src = here.parent.parent / "tflm_ops"
+    if (src / "reds_ops.h").exists():
+        newest = max((src / f for f in _CORE_FILES if (src / f).exists()), key=lambda p: p.stat().st_mtime)
+        if newest.stat().st_mtime > so.stat().st_mtime:
+            raise RedsError(f"{so.name} is older than {newest}: rebuild the C core with `pip install -e .` "
+                            "(or `python setup.py build_ext --inplace`) at the repository root")
+    return so
 
 
 @functools.lru_cache(maxsize=1)

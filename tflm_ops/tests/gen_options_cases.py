@@ -81,6 +81,8 @@ def _build(values: dict, styles: dict | None = None) -> bytes:
                         b.Int(int(x))
             elif style == "fixed":
                 b.FixedTypedVectorFromElements(key, v, flex.Type.INT)
+            elif style == "uintvec":
+                b.TypedVectorFromElements(key, v, flex.Type.UINT)
             elif style == "floatvec":
                 b.TypedVectorFromElements(key, [float(x) for x in v], flex.Type.FLOAT)
             elif style == "mixedvec":
@@ -123,7 +125,10 @@ def cases() -> list[Case]:
             out.append(Case(f"{tag}_missing_{key}", op, _build(vals), "REDS_ERR_MISSING_KEY", key=key,
                             out_channels=oc))
         # Wrong types.
-        for key, style in (("version", "float"), ("version", "uint"), ("budgets", "string"),
+        # Unsigned ints are ints to both readers (flatbuffers' IsInt includes UINT).
+        out.append(Case(f"{tag}_uint_scalars", op, _build(_values(o), {"version": "uint", "in_channels": "uint"}),
+                        "REDS_OK", out_channels=oc, parsed=o))
+        for key, style in (("version", "float"), ("budgets", "string"),
                            ("in_channels", "float"), ("activation", "string"), ("out_widths", "floatvec"),
                            ("in_widths", "mixedvec")):
             out.append(Case(f"{tag}_type_{key}_{style}", op, _build(_values(o), {key: style}), "REDS_ERR_TYPE",
@@ -213,11 +218,14 @@ def cases() -> list[Case]:
     b = flex.Builder()
     b.TypedVectorFromElements([1, 2, 3], flex.Type.INT)
     out.append(Case("root_vector", REDS_FC, bytes(b.Finish()), "REDS_ERR_NOT_MAP"))
-    # Fixed-size typed vectors (2 budgets) and a bool flag decode like ints.
+    # A bool flag decodes like an int; unsigned typed vectors are vectors of ints; fixed-size typed vectors are
+    # rejected by both readers (the encoder never writes them).
     o = RedsOptions(op=REDS_FC, out_widths=[8, 4], in_widths=[6, 3], in_channels=6, in_repeat=1, keep_num_dims=1)
-    out.append(Case("fc_fixed_vectors_bool_flag", REDS_FC,
-                    _build(_values(o), {"out_widths": "fixed", "in_widths": "fixed", "keep_num_dims": "bool"}),
+    out.append(Case("fc_bool_flag_uint_vectors", REDS_FC,
+                    _build(_values(o), {"keep_num_dims": "bool", "out_widths": "uintvec", "in_widths": "uintvec"}),
                     "REDS_OK", out_channels=8, parsed=o))
+    out.append(Case("fc_fixed_vectors", REDS_FC, _build(_values(o), {"out_widths": "fixed", "in_widths": "fixed"}),
+                    "REDS_ERR_TYPE", key="out_widths", out_channels=8))
     # A single budget, large channel counts (2- and 4-byte slots).
     o = RedsOptions(op=REDS_FC, out_widths=[1000], in_widths=[70000], in_channels=70000, in_repeat=3)
     out.append(Case("fc_one_budget_wide_values", REDS_FC, encode(o), "REDS_OK", out_channels=1000, parsed=o))
