@@ -120,13 +120,24 @@ def evaluate_int8(reds_model: Any, n_budgets: int, x: np.ndarray, y: np.ndarray,
         evaluate = None
     if evaluate is not None:
         data = tio.serialize_model(reds_model)
-        return [float(evaluate(data, x, y, budget=k)) for k in range(n_budgets)], "hostrun (REDS ops, C core)"
+        accs = [float(a) for a in evaluate(data, x, y)]
+        if len(accs) != n_budgets:
+            raise RedsError(f"host runner evaluated {len(accs)} budgets, the model has {n_budgets}")
+        return accs, "the REDS int8 model on the host runner (REDS ops in the C core, builtins in TFLM)"
     from ..materialize import materialize
     accs = []
     for k in range(n_budgets):
         sub = tio.serialize_model(materialize(reds_model, k))
         accs.append(tflm_accuracy(sub, x, y, progress, f"int8 budget {k}"))
     return accs, "materialised subnetworks in the TFLM interpreter"
+
+
+def eval_subset(x: np.ndarray, y: np.ndarray, n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The test samples the int8 models are evaluated on (the same for REDS and baselines at one seed)."""
+    if n is None or n >= len(y):
+        return x, y
+    pick = np.random.default_rng([seed, 7]).choice(len(y), n, replace=False)
+    return x[pick], y[pick]
 
 
 def export_reds(result: Any, x_train: np.ndarray, test: tuple[np.ndarray, np.ndarray], out: str | Path,
@@ -147,10 +158,7 @@ def export_reds(result: Any, x_train: np.ndarray, test: tuple[np.ndarray, np.nda
     tio.write_bytes_atomic(widths_path, json.dumps({"budgets": [
         {"fraction": f, "widths": w, "keras_widths": kw}
         for f, w, kw in zip(result.fractions, tw, result.widths)]}, indent=1).encode())
-    xt, yt = test
-    if int8_samples is not None and int8_samples < len(yt):
-        pick = np.random.default_rng([seed, 7]).choice(len(yt), int8_samples, replace=False)
-        xt, yt = xt[pick], yt[pick]
+    xt, yt = eval_subset(test[0], test[1], int8_samples, seed)
     accs, engine = evaluate_int8(conv.model, len(tw), xt, yt, progress)
     res = ExportResult(path, widths_path, tw, conv.table, accs, len(yt), engine, conv.notes)
     write_report(result, res, out)

@@ -80,6 +80,7 @@ class _Builder:
         self.tensors: dict[int, TensorInfo] = {}
         self.layers: list[Layer] = []
         self.slices: list[tuple[Any, int, int, int, str]] = []
+        self.producer: dict[int, Layer] = {}  # tensor key -> the Dense/Conv layer that wrote it
 
     def new_group(self, size: int, reason: str | None = None) -> int:
         g = self.uf.add()
@@ -125,6 +126,9 @@ class _Builder:
                                                 "the last (channel) axis is supported")
                 for var in layer.weights:
                     self.wslice(layer, var, 0, ins[0].group, ins[0].repeat)
+                prod = self.producer.get(st.inputs[0])
+                if prod is not None:  # TFLite folds a BN that directly follows a layer into its weights and bias
+                    prod.has_bias = True
                 self.put(st.output, st.out_shape, ins[0].group, ins[0].repeat)
             elif kind == "softmax" or (kind == "act" and _act_name(layer) in MIXING_ACTIVATIONS):
                 self.mix(st, f"reaches layer '{layer.name}' (softmax mixes channels)")
@@ -209,6 +213,7 @@ class _Builder:
             self.put(st.output, st.out_shape, self.new_group(st.out_shape[-1], why))
         else:
             self.put(st.output, st.out_shape, gout, 1)
+            self.producer[st.output] = self.layers[-1]
 
     def finish(self) -> WidthGraph:
         roots: dict[int, int] = {}

@@ -97,6 +97,39 @@ def run_epoch(step: Callable, x: np.ndarray, y: np.ndarray, batch_size: int, rng
     return acc / max(n, 1) if acc is not None else np.zeros(1)
 
 
+def recalibrate_bn(model: Any, x: np.ndarray, batch_size: int = 200, max_batches: int = 50,
+                   seed: int = 0) -> None:
+    """Replace every BN's moving statistics by the exact average of its batch statistics over `max_batches`.
+
+    Momentum-0.99 running averages lag the weights when an epoch has few steps (a subset, a short run), and the
+    inference-mode network then sees mismatched statistics; the frozen-BN joint phase inherits whatever they are.
+    Dropout is switched off meanwhile, so the statistics are those of the inference-time activations.
+    """
+    import tensorflow as tf
+    from .graph import kind_of
+    bns = [l for l in model.layers if kind_of(l) == "bn"]
+    if not bns:
+        return
+    drops = [l for l in model.layers if hasattr(l, "rate") and kind_of(l) == "pass"]
+    saved = [(l, l.momentum) for l in bns] + [(l, l.rate) for l in drops]
+    try:
+        for l in drops:
+            l.rate = 0.0
+        rng = np.random.default_rng([seed, 11])
+        for i, (xb, _) in enumerate(batches(x, np.zeros(len(x)), batch_size, rng)):
+            if i >= max_batches:
+                break
+            for l in bns:
+                l.momentum = 1.0 - 1.0 / (i + 1)  # moving = running mean of the batch statistics
+            model(tf.constant(xb), training=True)
+    finally:
+        for l, v in saved:
+            if l in drops:
+                l.rate = v
+            else:
+                l.momentum = v
+
+
 def accuracies(net: SlicedNet, widths: Sequence[Sequence[int]], x: np.ndarray, y: np.ndarray,
                batch_size: int = 500) -> list[float]:
     """Float top-1 accuracy of every subnetwork (sliced forward passes, inference mode)."""

@@ -24,7 +24,7 @@ from .checkpoint import Checkpoint
 from .graph import graph_from_keras, kind_of
 from .importance import gradient_sums, taylor_scores
 from .loops import (accuracies, batches, cosine_lr, full_step, joint_step, joint_weights, model_accuracy,
-                    n_batches, run_epoch)
+                    n_batches, recalibrate_bn, run_epoch)
 from .permute import permutations, permute_keras, sorted_scores
 from .select import select_widths
 from .slicing import SlicedNet
@@ -86,6 +86,37 @@ def bn_variables(model: Any) -> list:
     return [v for l in model.layers if kind_of(l) == "bn" for v in l.trainable_weights]
 
 
+def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float, batch_size: int, seed: int,
+             ckpt: Checkpoint, state: dict[str, Any], progress: bool = True, phase: str = "pretrain") -> None:
+    """Ordinary training of the whole model (Adam, cosine decay), resumable at epoch granularity through
+    `state["epoch"]`; appends to `state["history"]` and checkpoints after every epoch."""
+    import keras
+    x, y = _as_xy(train_data, "train_data")
+    xv, yv = _as_xy(val_data, "val_data")
+    if epochs <= state.get("epoch", 0):
+        return
+    opt = keras.optimizers.Adam(cosine_lr(lr, epochs * n_batches(len(x), batch_size, drop_last=True)))
+    opt.build(model.trainable_variables)
+    if state.get("epoch", 0):
+        ckpt.restore_optimizer(opt)
+    step = full_step(model, opt)
+    for e in range(state.get("epoch", 0), epochs):
+        loss = run_epoch(step, x, y, batch_size, np.random.default_rng([seed, 0, e]), f"{phase} {e + 1}/{epochs}",
+                         progress)
+        acc = model_accuracy(model, xv, yv)
+        state.setdefault("history", []).append({"phase": phase, "epoch": e + 1, "loss": loss.tolist(),
+                                                "val_accuracy": [acc]})
+        log.info("%s epoch %d: loss %.4f, val accuracy %.4f", phase, e + 1, loss[0], acc)
+        state["epoch"] = e + 1
+        if e + 1 == epochs:
+            recalibrate_bn(model, x, seed=seed)
+            state.setdefault("history", []).append({"phase": phase, "epoch": e + 1, "bn_recalibrated": True,
+                                                    "val_accuracy": [model_accuracy(model, xv, yv)]})
+            log.info("%s: BN statistics recalibrated, val accuracy %.4f", phase, state["history"][-1]
+                     ["val_accuracy"][0])
+        ckpt.save(state, model, opt)
+
+
 def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] = (1.0, 0.75, 0.5, 0.25), *,
           out: str | Path | None = None, checkpoint_dir: str | Path | None = None,
           config: TrainConfig | None = None, **overrides: Any) -> TrainResult:
@@ -122,20 +153,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
 
     # -- 1. pre-training of the full model (BN in training mode)
     if state["phase"] == "pretrain":
-        if cfg.pretrain_epochs > state["epoch"]:
-            opt = keras.optimizers.Adam(cosine_lr(cfg.pretrain_lr, cfg.pretrain_epochs * nb))
-            opt.build(model.trainable_variables)
-            if state["epoch"]:
-                ckpt.restore_optimizer(opt)
-            step = full_step(model, opt)
-            for e in range(state["epoch"], cfg.pretrain_epochs):
-                loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, 0, e]),
-                                 f"pretrain {e + 1}/{cfg.pretrain_epochs}", cfg.progress)
-                acc = model_accuracy(model, xv, yv)
-                history.append({"phase": "pretrain", "epoch": e + 1, "loss": loss.tolist(), "val_accuracy": [acc]})
-                log.info("pretrain epoch %d: loss %.4f, val accuracy %.4f", e + 1, loss[0], acc)
-                state["epoch"] = e + 1
-                save(opt)
+        fit_full(model, (x, y), (xv, yv), cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, cfg.seed, ckpt,
+                 state, cfg.progress)
         state.update(phase="prepare", epoch=0, pretrained_accuracy=model_accuracy(model, xv, yv))
         save(None)
 

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""REDS training benchmark on Fashion-MNIST: DS-CNN S (default), 4 nested subnetworks, int8 accuracy per budget.
+
+    python benchmarks/train_fashion.py --quick            # subset, a few minutes
+    python benchmarks/train_fashion.py --resume           # full run, resumable (checkpoints under runs/)
+
+Steps: pre-train the full model → REDS (importance, permutation, nested widths, joint fine-tuning, BN phase) →
+int8 model.reds.tflite → accuracy of every budget on the int8 model; baseline: the same architecture at each
+budget's widths trained from scratch for as many epochs as the pre-training, converted to int8 the same way.
+Writes benchmarks/results/train_<arch>[_quick].{json,md,png}; the REDS artefacts stay in runs/.../out/.
+Test accuracy is measured on the Fashion-MNIST test set (the subset with --quick); nothing is selected on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python"))
+
+from reds_tflm.errors import RedsError  # noqa: E402
+from reds_tflm.keras import example  # noqa: E402
+
+PUBLISHED = {"source": "REDS paper, DS-CNN S on Fashion-MNIST, float, 4 subnetworks",
+             "fractions": [1.0, 0.75, 0.5, 0.25], "accuracy": [0.916, 0.9151, 0.9075, 0.8922],
+             "pretrained_full": 0.9059}
+log = logging.getLogger("train_fashion")
+
+
+def baseline(args: argparse.Namespace, result, preset: example.Preset, data, run_dir: Path) -> list[dict]:
+    """Every budget's architecture trained from scratch (float and int8 accuracy), checkpointed per model."""
+    import keras
+    from reds_tflm.keras.checkpoint import Checkpoint
+    from reds_tflm.keras.export import eval_subset, int8_tflite, tflm_accuracy
+    from reds_tflm.keras.loops import model_accuracy
+    from reds_tflm.keras.slicing import narrow_model
+    from reds_tflm.keras.train import TrainConfig, fit_full
+    train, test = data
+    xi, yi = eval_subset(test.x, test.y, preset.int8_samples, args.seed)
+    rows = []
+    epochs = args.epochs if args.epochs is not None else preset.pretrain_epochs
+    for k, w in enumerate(result.widths):
+        ckpt = Checkpoint(run_dir / f"baseline_{k}")
+        keras.utils.set_random_seed(args.seed + 100 + k)
+        model = narrow_model(result.model, result.graph, w, copy_weights=False)
+        state = ckpt.load_state() or {"epoch": 0, "history": [], "widths": w}
+        if state.get("widths") != w:
+            raise RedsError(f"{ckpt.dir}: baseline checkpoint is for widths {state.get('widths')}, not {w}")
+        if state["epoch"]:
+            ckpt.load_weights(model)
+        if "accuracy_int8" not in state:
+            fit_full(model, train, (test.x, test.y), epochs, TrainConfig.pretrain_lr, preset.batch_size,
+                     args.seed + 100 + k, ckpt, state, not args.no_progress, phase=f"baseline {k}")
+            state["accuracy_float"] = model_accuracy(model, test.x, test.y)
+            state["accuracy_int8"] = tflm_accuracy(int8_tflite(model, train.x, seed=args.seed), xi, yi)
+            ckpt.save(state, model)
+        log.info("baseline %d widths %s: float %.4f, int8 %.4f", k, w, state["accuracy_float"],
+                 state["accuracy_int8"])
+        rows.append({"budget": k, "widths": w, "macs": int(result.graph.macs(w)),
+                     "params": int(result.graph.params(w)), "accuracy_float": state["accuracy_float"],
+                     "accuracy_int8": state["accuracy_int8"], "epochs": epochs})
+    return rows
+
+
+def write_results(args: argparse.Namespace, result, base: list[dict] | None, seconds: float) -> Path:
+    from reds_tflm.keras.report import markdown, plot, rows
+    name = f"train_{args.arch.replace('-', '_')}{'_quick' if args.quick else ''}"
+    res_dir = ROOT / "benchmarks" / "results"
+    res_dir.mkdir(parents=True, exist_ok=True)
+    table = rows(result, result.export)
+    preset = example.PRESETS["quick" if args.quick else "full"]
+    doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
+           "preset": preset.__dict__, "seconds": round(seconds, 1), "int8_samples": result.export.int8_samples,
+           "int8_engine": result.export.int8_engine, "model_bytes": result.export.path.stat().st_size,
+           "budgets": [{k: r[k] for k in ("fraction", "macs", "params", "accuracy_float", "accuracy_int8",
+                                           "flash_weight_bytes", "widths")} for r in table],
+           "pretrained_full_accuracy": result.history and next(
+               (h["val_accuracy"][0] for h in reversed(result.history) if h["phase"] == "pretrain"), None),
+           "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
+           "history": result.history}
+    (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
+    notes = [f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
+             f"{preset.pretrain_epochs} pre-training + {preset.finetune_epochs} joint + {preset.bn_epochs} BN "
+             f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine",
+             f"int8 accuracy: {result.export.int8_samples} test images, {result.export.int8_engine}; "
+             f"one model file of {doc['model_bytes']:,} bytes holds every budget"]
+    if base:
+        notes.append("baseline (trained from scratch at each budget's widths, int8): " + ", ".join(
+            f"{100 * b['accuracy_int8']:.2f} %" for b in base))
+    if args.arch == "ds-cnn-s":
+        notes.append("published (float): " + ", ".join(f"{100 * a:.2f} %" for a in PUBLISHED["accuracy"]))
+    (res_dir / f"{name}.md").write_text(markdown(table, f"REDS training: {args.arch} on Fashion-MNIST", notes))
+    series = {"REDS int8": ([r["macs"] for r in table], [r["accuracy_int8"] for r in table]),
+              "REDS float": ([r["macs"] for r in table], [r["accuracy_float"] for r in table])}
+    if base:
+        series["from scratch int8"] = ([b["macs"] for b in base], [b["accuracy_int8"] for b in base])
+    if args.arch == "ds-cnn-s" and not args.quick:
+        full = result.graph.macs()
+        series["published float"] = ([f * full for f in PUBLISHED["fractions"]], PUBLISHED["accuracy"])
+    plot(series, res_dir / f"{name}.png", f"{args.arch} on Fashion-MNIST{' (quick)' if args.quick else ''}")
+    return res_dir / f"{name}.md"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    example.add_arguments(p)
+    p.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoint root (git-ignored)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baselines")
+    args = p.parse_args()
+    run_dir = args.runs / f"train_{args.arch}{'_quick' if args.quick else ''}_s{args.seed}"
+    args.out = args.out or run_dir / "out"
+    args.checkpoint = args.checkpoint or run_dir / "checkpoint"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    t0 = time.time()
+    try:
+        result = example.run_example(args)
+        preset = example.PRESETS["quick" if args.quick else "full"]
+        base = None if args.no_baseline else baseline(args, result, preset, example.load_data(args, preset),
+                                                      run_dir)
+        path = write_results(args, result, base, time.time() - t0)
+    except RedsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

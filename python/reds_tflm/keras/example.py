@@ -1,0 +1,106 @@
+"""`python -m reds_tflm train --example fashion-mnist`: the worked example behind the CLI and the benchmark.
+
+`add_arguments(parser)` declares the options, `run_example(args)` trains DS-CNN S (or the small CNN / MLP) on
+Fashion-MNIST with REDS and writes model.reds.tflite, widths.json and the report into --out. --quick trains on a
+class-stratified subset for a few epochs (minutes on two cores); the full preset is what the paper's table uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import RedsError
+from .models import ARCHITECTURES
+
+EXAMPLES = ("fashion-mnist",)
+
+
+@dataclass(frozen=True)
+class Preset:
+    train_samples: int | None
+    test_samples: int | None
+    int8_samples: int | None
+    pretrain_epochs: int
+    finetune_epochs: int
+    bn_epochs: int
+    importance_batches: int
+    batch_size: int = 100
+
+
+PRESETS = {"quick": Preset(10000, 2000, 1000, 8, 4, 1, 20),
+           "full": Preset(None, None, None, 15, 6, 1, 100)}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--example", choices=EXAMPLES, default="fashion-mnist", help="dataset of the worked example")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="ds-cnn-s", help="model architecture")
+    p.add_argument("--budgets", default="1,0.75,0.5,0.25", help="MAC fractions, budget 0 = 1 (full network)")
+    p.add_argument("--quick", action="store_true", help="small subset and few epochs (a few minutes)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and subsets")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default out/train-ARCH[-quick])")
+    p.add_argument("--checkpoint", type=Path, default=None, help="checkpoint directory (default OUT/checkpoint)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint directory")
+    p.add_argument("--mode", choices=("top-down", "bottom-up"), default="top-down", help="nested width selection")
+    p.add_argument("--importance", choices=("l1", "l2"), default="l1", help="reduction of Taylor scores per unit")
+    p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
+    p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
+    out = args.out or Path("out") / f"train-{args.arch}{'-quick' if args.quick else ''}"
+    ckpt = args.checkpoint or out / "checkpoint"
+    if (ckpt / "state.json").exists() and not args.resume:
+        raise RedsError(f"{ckpt} holds a checkpoint: pass --resume to continue it, or choose another --out/"
+                        "--checkpoint (or delete it)")
+    return out, ckpt
+
+
+def load_data(args: argparse.Namespace, preset: Preset) -> tuple[Any, Any]:
+    from ..data import load_fashion_mnist, subset
+    if args.example != "fashion-mnist":
+        raise RedsError(f"unknown example {args.example!r}")
+    train, test = load_fashion_mnist()
+    return subset(train, preset.train_samples, args.seed), subset(test, preset.test_samples, args.seed + 1)
+
+
+def run_example(args: argparse.Namespace) -> Any:
+    """Train, convert and report; returns the TrainResult (its .export holds the int8 results)."""
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    from .models import build
+    from .train import TrainConfig, train
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    preset = PRESETS["quick" if args.quick else "full"]
+    try:
+        budgets = tuple(float(b) for b in str(args.budgets).split(",") if b.strip())
+    except ValueError:
+        raise RedsError(f"--budgets {args.budgets!r}: expected comma-separated fractions such as 1,0.5") from None
+    out, ckpt = _dirs(args)
+    train_data, test_data = load_data(args, preset)
+    keras.utils.set_random_seed(args.seed)
+    model = build(args.arch)
+    cfg = TrainConfig(budgets=budgets, seed=args.seed, progress=not args.no_progress, mode=args.mode,
+                      importance_norm=args.importance, batch_size=preset.batch_size,
+                      pretrain_epochs=args.epochs if args.epochs is not None else preset.pretrain_epochs,
+                      finetune_epochs=args.finetune_epochs if args.finetune_epochs is not None
+                      else preset.finetune_epochs,
+                      bn_epochs=preset.bn_epochs, importance_batches=preset.importance_batches)
+    result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, config=cfg)
+    from .export import export_reds
+    result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,
+                                int8_samples=preset.int8_samples, progress=cfg.progress)
+    return result
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point for the lead's `train` sub-command: prints the report table, returns the exit status."""
+    result = run_example(args)
+    print((result.export.path.parent / "report.md").read_text())
+    return 0
+
