@@ -71,6 +71,28 @@ def test_saturating_requantisation_matches_tflm() -> None:
     check_layer_all_budgets(layer, rng, 3)
 
 
+def check_rounding_layer() -> None:
+    # Thousands of distinct accumulators through one requantisation: TFLM's default double rounding
+    # (SaturatingRoundingDoublingHighMul then RoundingDivideByPOT) and TFLITE_SINGLE_ROUNDING disagree on a few of
+    # them, so this pins which one the interpreter uses (random layers hit such ties only rarely).
+    rng = np.random.default_rng(2024)
+    batches, in_c = 4096, 4
+    layer = L.Layer(kind=L.FC, x_shape=(batches, in_c),
+                    weights=rng.integers(-127, 128, (2, in_c)).astype(np.int8),
+                    bias=rng.integers(-3000, 3000, 2).astype(np.int32),
+                    quant=core.Quant(0.0123, 3, np.array([0.00731, 0.0191], np.float32), 0.0377, -7))
+    x = rng.integers(-128, 128, layer.x_shape).astype(np.int8)
+    opts = L.encode(layer.options([2, 1], [in_c, 2]))
+    for k, (ow, iw) in enumerate([(2, in_c), (1, 2)]):
+        got = core.run_op(L.REDS_FC, opts, x, layer.weights, layer.bias, k, layer.quant)
+        ref = L.run_tflm(L.builtin_model(L.sliced(layer, ow, iw)), [L.slice_input(layer, x, iw)])[0]
+        np.testing.assert_array_equal(got[:, :ow], ref)
+
+
+def test_requantisation_rounding_matches_tflm() -> None:
+    check_rounding_layer()
+
+
 def test_full_budget_equals_builtin_layer() -> None:
     rng = np.random.default_rng(11)
     layer = L.random_layer(rng, L.CONV, True)
