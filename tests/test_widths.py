@@ -82,6 +82,25 @@ def test_milp_equals_exhaustive_optimum(with_constraints):
             assert mi.upper_bound >= ex.value * (1 - 1e-9)
 
 
+def test_milp_bound_with_fixed_groups_and_early_stop():
+    """An early-stopped MILP (loose mip_rel_gap) must still report a bound on the whole value, fixed groups included."""
+    from reds_tflm.widths_exact import solve_milp
+    rng = np.random.default_rng(2)
+    sizes = (1, 12, 12, 12, 3)
+    scores = (np.array([50.0]),) + tuple(np.sort(rng.gamma(2.0, 1.0, 12))[::-1] for _ in range(3)) + (np.ones(3) * 9,)
+    p = WidthProblem(sizes, scores, (1, 1, 1, 1, 3), 0.0, {1: 30.0, 2: 9.0, 3: 10.0},
+                     {(0, 1): 40.0, (1, 2): 12.0, (2, 3): 12.0, (3, 4): 1.0})
+    lo, hi = np.array(p.min_widths), np.array(p.sizes)
+    for frac in (0.2, 0.4, 0.6):  # 0.2 and 0.6 stop with a suboptimal incumbent
+        b = frac * full_macs(p)
+        opt = solve(p, b, method="exhaustive").value
+        loose = solve_milp(p, b, lo, hi, mip_rel_gap=0.2)
+        assert loose.value <= opt * (1 + 1e-12)
+        assert loose.upper_bound >= opt * (1 - 1e-9)
+        assert loose.upper_bound <= opt / (1 - 0.2) + 1e-9  # and is a real bound, not +inf
+        assert solve_milp(p, b, lo, hi).value == pytest.approx(opt, rel=1e-9)
+
+
 @pytest.mark.parametrize("with_constraints", [False, True])
 def test_lagrangian_is_feasible_near_optimal_and_certified(with_constraints):
     ratios = []

@@ -18,6 +18,7 @@ widening a layer never makes it cheaper, which is what makes the minimum widths 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -189,6 +190,7 @@ class Solution:
     budget: float
     method: str
     note: str = ""
+    evaluations: int = 0  # Lagrangian DP solves (0 for the exact methods)
 
     @property
     def gap(self) -> float:
@@ -301,8 +303,7 @@ def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = Non
     note = f"Lagrangian DP not applicable ({reason}); solved with the exact MILP"
     log.warning(note)
     sol = widths_exact.solve_milp(problem, max_macs, lo_a, hi_a, time_limit=time_limit)
-    return Solution(sol.widths, sol.value, sol.macs, sol.upper_bound, sol.budget, sol.method,
-                    note if not sol.note else f"{note}; {sol.note}")
+    return dataclasses.replace(sol, note=note if not sol.note else f"{note}; {sol.note}")
 
 
 def select_nested(problem: WidthProblem, budgets: Sequence[float], mode: Mode = "top-down",

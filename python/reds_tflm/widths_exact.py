@@ -123,6 +123,7 @@ def solve_milp(problem: WidthProblem, budget: float, lo: np.ndarray, hi: np.ndar
     base = lo.astype(np.float64).copy()
     base[free] = 0.0
     fixed_macs = macs(problem, base)  # constant and fixed-only terms: the polynomial with the free widths at 0
+    fixed_value = value(problem, base)  # the fixed groups' value, absent from the MILP objective
     options: dict[str, object] = {"mip_rel_gap": mip_rel_gap}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
@@ -134,7 +135,8 @@ def solve_milp(problem: WidthProblem, budget: float, lo: np.ndarray, hi: np.ndar
         cons += [ScipyConstraint(row[None, :], -np.inf, r) for row, r in extra]
         res = milp(obj, integrality=integ, bounds=Bounds(np.zeros(obj.size), ub), constraints=cons, options=options)
         if attempt == 0:  # only the untightened model's dual bound certifies the original problem
-            bound = -res.mip_dual_bound if res.mip_dual_bound is not None else math.inf
+            dual = res.mip_dual_bound
+            bound = fixed_value - dual if dual is not None and math.isfinite(dual) else math.inf
         if res.x is None:
             if res.status == 2:
                 raise BudgetError(f"MILP: no widths fit the MACs budget {budget:.6g} and the extra constraints")
@@ -153,7 +155,8 @@ def solve_milp(problem: WidthProblem, budget: float, lo: np.ndarray, hi: np.ndar
         w = greedy.repair(problem, w, budget, lo)
         note = "solver tolerance overshoot; greedy repair"
     if res.status == 0:
-        note = note or "optimal"
+        gap = f"{res.mip_gap:.1e}" if res.mip_gap is not None else "?"
+        note = (note + "; " if note else "") + f"optimal within HiGHS relative gap {gap}"
     else:
         note = (note + "; " if note else "") + f"stopped: {res.message}"
     return _milp_solution(problem, w, budget, bound, note)

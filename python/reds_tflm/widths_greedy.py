@@ -36,7 +36,7 @@ def fill(problem: WidthProblem, widths: np.ndarray, budget: float, hi: np.ndarra
             return w
         dm = _marginal_macs(problem, w, up=True)
         slack = constraint_slack(problem, w)
-        ok = open_ & np.array([fits(budget, cur + x) for x in dm])
+        ok = open_ & (cur + dm <= budget + 1e-12 * max(abs(budget), 1.0))  # fits(), vectorised
         if cmat.size:
             ok &= np.all(cmat <= slack[:, None] + tol[:, None], axis=0)
         cand = np.nonzero(ok)[0]

@@ -191,7 +191,7 @@ def solve_lagrangian(problem: WidthProblem, budget: float, lo: np.ndarray, hi: n
     if not red.free:
         w = red.lo.astype(np.float64)
         v = value(problem, w)
-        return Solution(tuple(int(x) for x in w), v, macs(problem, w), v, budget, "lagrangian")
+        return Solution(tuple(int(x) for x in w), v, macs(problem, w), v, budget, "lagrangian", "no free group")
     dp = _TreeDP(problem, red)
     evals = 0
 
@@ -244,4 +244,4 @@ def solve_lagrangian(problem: WidthProblem, budget: float, lo: np.ndarray, hi: n
 def _solution(problem: WidthProblem, w: np.ndarray, budget: float, upper: float, evals: int) -> Solution:
     v = value(problem, w)
     return Solution(tuple(int(x) for x in w), v, macs(problem, w), max(upper, v), budget, "lagrangian",
-                    f"{evals} DP evaluations")
+                    evaluations=evals)
