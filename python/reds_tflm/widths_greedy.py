@@ -72,20 +72,34 @@ def repair(problem: WidthProblem, widths: np.ndarray, budget: float, lo: np.ndar
 
 def local_search(problem: WidthProblem, widths: np.ndarray, budget: float, lo: np.ndarray, hi: np.ndarray,
                  max_rounds: int = 50) -> np.ndarray:
-    """Swap pass: drop one unit of a group, refill the others greedily; keep strict improvements."""
+    """Swap passes; keep strict improvements. Two moves per group g: drop one unit of g and refill the others
+    greedily, or add one unit to g, repair the others down to the budget, then refill."""
     w = widths.astype(np.float64).copy()
     best_v = value(problem, w)
+    lo_f, hi_f = lo.astype(np.float64), hi.astype(np.float64)
     for _ in range(max_rounds):
         improved = False
-        for g in np.nonzero(w > lo)[0]:
-            trial = w.copy()
-            trial[g] -= 1.0
-            cap = hi.astype(np.float64).copy()
-            cap[g] = trial[g]  # do not simply put the dropped unit back
-            trial = fill(problem, trial, budget, cap)
-            v = value(problem, trial)
-            if v > best_v * (1.0 + 1e-13) + 1e-300:
-                w, best_v, improved = trial, v, True
+        for g in range(w.size):
+            trials = []
+            if w[g] > lo_f[g]:
+                t = w.copy()
+                t[g] -= 1.0
+                cap = hi_f.copy()
+                cap[g] = t[g]  # do not simply put the dropped unit back
+                trials.append(fill(problem, t, budget, cap))
+            if w[g] < hi_f[g]:
+                t = w.copy()
+                t[g] += 1.0
+                if constraint_slack(problem, t).min(initial=0.0) >= 0.0:
+                    floor = lo_f.copy()
+                    floor[g] = t[g]  # pay for the new unit with other groups' units
+                    if fits(budget, macs(problem, floor)):
+                        t = repair(problem, t, budget, floor)
+                        trials.append(fill(problem, t, budget, hi_f))
+            for t in trials:
+                v = value(problem, t)
+                if v > best_v * (1.0 + 1e-13) + 1e-300:
+                    w, best_v, improved = t, v, True
         if not improved:
             break
     return w
