@@ -71,7 +71,7 @@ def baseline(args: argparse.Namespace, result, preset: example.Preset, data, run
 
 def write_results(args: argparse.Namespace, result, base: list[dict] | None, seconds: float) -> Path:
     from reds_tflm.keras.report import markdown, plot, rows
-    name = f"train_{args.arch.replace('-', '_')}{'_quick' if args.quick else ''}"
+    name = f"train_{args.arch.replace('-', '_')}{'_quick' if args.quick else ''}{_variant(args)}"
     res_dir = ROOT / "benchmarks" / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
     table = rows(result, result.export)
@@ -86,7 +86,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
            "history": result.history}
     (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
-    notes = [f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
+    notes = [f"method: Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths",
+             f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{preset.pretrain_epochs} pre-training + {preset.finetune_epochs} joint + {preset.bn_epochs} BN "
              f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine",
              f"int8 accuracy: {result.export.int8_samples} test images, {result.export.int8_engine}; "
@@ -108,13 +109,19 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     return res_dir / f"{name}.md"
 
 
+def _variant(args: argparse.Namespace) -> str:
+    """Suffix naming the non-default method options of a run."""
+    return (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
+        (f"_{args.mode}" if args.mode != "top-down" else "") + (f"_{args.importance}" if args.importance != "l1" else "")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     example.add_arguments(p)
     p.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoint root (git-ignored)")
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baselines")
     args = p.parse_args()
-    run_dir = args.runs / f"train_{args.arch}{'_quick' if args.quick else ''}_s{args.seed}"
+    run_dir = args.runs / f"train_{args.arch}{'_quick' if args.quick else ''}{_variant(args)}_s{args.seed}"
     args.out = args.out or run_dir / "out"
     args.checkpoint = args.checkpoint or run_dir / "checkpoint"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")

@@ -35,12 +35,36 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
+def batch1_clone(model: Any) -> Any:
+    """The same model (same weights) with a batch dimension fixed to 1.
+
+    With a dynamic batch the converter computes a Flatten's shape at run time (SHAPE/STRIDED_SLICE/PACK) and an op
+    reading the channel count pins that group to full width; with batch 1 the RESHAPE is constant.
+    """
+    import copy
+    cfg = copy.deepcopy(model.get_config())
+    inputs = [item for item in cfg["layers"] if item["class_name"] == "InputLayer"]
+    if len(inputs) != 1:
+        raise RedsError(f"model '{model.name}': expected one InputLayer in its config, found {len(inputs)}")
+    c = inputs[0]["config"]
+    shape = c.get("batch_shape") or c.get("batch_input_shape")
+    c.pop("batch_input_shape", None)
+    c["batch_shape"] = [1] + list(shape[1:])
+    for item in cfg["layers"]:
+        item.pop("build_config", None)
+    clone = type(model).from_config(cfg)
+    for layer in clone.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return clone
+
+
 def int8_tflite(model: Any, representative: np.ndarray, samples: int = 200, seed: int = 0) -> bytes:
     """Full-integer (int8 in, int8 out) conversion calibrated on `samples` images of `representative`."""
     import tensorflow as tf
     rng = np.random.default_rng(seed)
     pick = representative[rng.choice(len(representative), min(samples, len(representative)), replace=False)]
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv = tf.lite.TFLiteConverter.from_keras_model(batch1_clone(model))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([s[None].astype(np.float32)] for s in pick)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

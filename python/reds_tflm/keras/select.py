@@ -16,15 +16,25 @@ from ..graph import WidthGraph
 from ..widths import LinearConstraint, Solution, WidthProblem, select_nested, solve
 
 
+SCALES = ("global", "group")
+
+
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
-                  constraints: Sequence[LinearConstraint] = ()) -> WidthProblem:
+                  constraints: Sequence[LinearConstraint] = (), scale: str = "global") -> WidthProblem:
+    """scale "global": one constant for all groups (scores compare across groups as estimated loss changes);
+    "group": every group scaled to mean 1 (only the ranking inside a group matters, MACs decide between groups)."""
+    if scale not in SCALES:
+        raise BudgetError(f"unknown score scale {scale!r}; choose one of {', '.join(SCALES)}")
     const, unary, pair = graph.cost_terms()
-    free = [np.asarray(scores[g.id], np.float64) for g in graph.groups if not g.fixed]
-    scale = float(np.mean(np.concatenate(free))) if free else 1.0
-    scale = scale if scale > 0 else 1.0
-    sorted_scores = tuple(np.zeros(g.size) if g.fixed else
-                          np.sort(np.maximum(np.asarray(scores[g.id], np.float64), 0.0) / scale)[::-1]
-                          for g in graph.groups)
+    free = [np.maximum(np.asarray(scores[g.id], np.float64), 0.0) for g in graph.groups if not g.fixed]
+    glob = float(np.mean(np.concatenate(free))) if free else 1.0
+
+    def norm(s: np.ndarray) -> np.ndarray:
+        s = np.maximum(np.asarray(s, np.float64), 0.0)
+        m = glob if scale == "global" else float(np.mean(s))
+        return s / m if m > 0 else np.ones_like(s)
+
+    sorted_scores = tuple(np.zeros(g.size) if g.fixed else np.sort(norm(scores[g.id]))[::-1] for g in graph.groups)
     mins = tuple(g.size if g.fixed else min(max(1, min_width), g.size) for g in graph.groups)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
                         macs_unary=unary, macs_pair=pair, constraints=tuple(constraints))
@@ -63,7 +73,7 @@ def peak_activation_bytes(graph: WidthGraph, widths: Sequence[int], bytes_per_el
 
 def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Sequence[float],
                   mode: str = "top-down", method: str = "auto", min_width: int = 1,
-                  memory_limits: Sequence[float | None] | None = None) -> list[list[int]]:
+                  memory_limits: Sequence[float | None] | None = None, scale: str = "global") -> list[list[int]]:
     """Nested widths (budget 0 = fraction 1 = the full network) for MAC fractions, optional memory limits."""
     fr = [float(f) for f in fractions]
     if not fr or abs(fr[0] - 1.0) > 1e-9:
@@ -73,12 +83,12 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
     full = graph.macs()
     budgets = [f * full for f in fr]
     if not memory_limits or all(m is None for m in memory_limits):
-        sols = select_nested(width_problem(graph, scores, min_width), budgets, mode=mode, method=method)
+        sols = select_nested(width_problem(graph, scores, min_width, scale=scale), budgets, mode=mode, method=method)
         return [list(map(int, s.widths)) for s in sols]
     if len(memory_limits) != len(fr):
         raise BudgetError(f"{len(memory_limits)} memory limits for {len(fr)} budgets")
     problems = [width_problem(graph, scores, min_width,
-                              memory_constraints(graph, m) if m is not None else ()) for m in memory_limits]
+                              memory_constraints(graph, m) if m is not None else (), scale) for m in memory_limits]
     out: list[Solution | None] = [None] * len(fr)
     lo = np.array(problems[0].min_widths)
     hi = np.array(graph.sizes)

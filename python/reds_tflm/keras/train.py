@@ -45,6 +45,7 @@ class TrainConfig:
     batch_size: int = 100
     importance_batches: int = 100
     importance_norm: str = "l1"
+    score_scale: str = "global"  # "group": scores normalised per group before the knapsack
     mode: str = "top-down"
     method: str = "auto"
     min_width: int = 1
@@ -171,7 +172,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
             raise RedsError(f"permutation changed the model's outputs by {drift:g}: a layer is not covered by "
                             "the width graph")
         widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
-                               cfg.min_width, cfg.memory_limits)
+                               cfg.min_width, cfg.memory_limits, cfg.score_scale)
         if widths[0] != graph.sizes:
             raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
         state.update(phase="joint", epoch=0, widths=widths,
