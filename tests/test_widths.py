@@ -134,7 +134,7 @@ def test_tree_dp_is_the_exact_lagrangian_maximiser():
 @pytest.mark.parametrize("mode", ["top-down", "bottom-up"])
 @pytest.mark.parametrize("method", ["lagrangian", "milp"])
 def test_select_nested_is_nested_and_within_budget(mode, method, with_constraints):
-    for p in instances(31, 12, constraints=with_constraints):
+    for p in instances(31, 8, constraints=with_constraints):
         budgets = budgets_from_fractions(p, [1.0, 0.75, 0.5, 0.3])
         low = macs(p, p.min_widths)
         budgets = [max(b, low) for b in budgets]

@@ -291,15 +291,18 @@ def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = Non
         raise WidthsError(f"unknown width selection method {method!r}; expected one of {', '.join(METHODS)}")
     lo_a, hi_a = _box(problem, lo, hi)
     _check_budget(problem, max_macs, lo_a, "solve")
-    # Imported here: the solver modules import this one for the problem type and helpers.
-    from . import widths_exact, widths_lagrange
-    if method == "exhaustive":
-        return widths_exact.solve_exhaustive(problem, max_macs, lo_a, hi_a)
-    if method == "milp":
+    # Imported here: the solver modules import this one for the problem type and helpers, and scipy.optimize
+    # (seconds to import on a busy machine) is only loaded when an exact method actually runs.
+    if method in ("exhaustive", "milp"):
+        from . import widths_exact
+        if method == "exhaustive":
+            return widths_exact.solve_exhaustive(problem, max_macs, lo_a, hi_a)
         return widths_exact.solve_milp(problem, max_macs, lo_a, hi_a, time_limit=time_limit)
+    from . import widths_lagrange
     reason = widths_lagrange.unsupported_reason(problem, lo_a, hi_a)
     if reason is None:
         return widths_lagrange.solve_lagrangian(problem, max_macs, lo_a, hi_a)
+    from . import widths_exact
     note = f"Lagrangian DP not applicable ({reason}); solved with the exact MILP"
     log.warning(note)
     sol = widths_exact.solve_milp(problem, max_macs, lo_a, hi_a, time_limit=time_limit)
