@@ -1,0 +1,107 @@
+"""End to end: `train` on a tiny MLP (few steps) yields one REDS int8 model whose every budget runs; an interrupted
+training resumes from its checkpoint to the same result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from reds_tflm import tflite_io as tio  # noqa: E402
+from reds_tflm.errors import RedsError  # noqa: E402
+from reds_tflm.keras import train as train_mod  # noqa: E402
+from reds_tflm.keras.train import train  # noqa: E402
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable synthetic task: the class is the quadrant pattern of a noisy 6×6 image."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n).astype(np.int32)
+    x = rng.normal(0, 0.5, (n, 6, 6, 1)).astype(np.float32)
+    for i, c in enumerate(y):
+        r, q = divmod(int(c), 2)
+        x[i, 3 * r:3 * r + 3, 3 * q:3 * q + 3, 0] += 1.5
+    return x, y
+
+
+def _mlp():
+    from keras import layers as L
+    m = keras.Sequential([keras.Input((6, 6, 1)), L.Flatten(), L.Dense(24, activation="relu", name="h1"),
+                          L.Dense(16, activation="relu", name="h2"), L.Dense(4, name="out")], name="tiny")
+    return m
+
+
+KW = dict(pretrain_epochs=2, finetune_epochs=2, bn_epochs=1, importance_batches=5, batch_size=32, progress=False)
+
+
+def test_train_end_to_end_every_budget_runs(tmp_path: Path) -> None:
+    keras.utils.set_random_seed(0)
+    tr, va = _data(640, 0), _data(200, 1)
+    res = train(_mlp(), tr, va, budgets=(1, 0.6, 0.3), out=tmp_path, **KW)
+    full = res.graph.macs()
+    assert res.widths[0] == res.graph.sizes
+    for k, (f, w) in enumerate(zip((1, 0.6, 0.3), res.widths)):
+        assert res.graph.macs(w) <= f * full + 1e-6
+        if k:
+            assert all(a >= b for a, b in zip(res.widths[k - 1], w))
+    assert res.accuracy_float[0] > 0.6  # the task is learnable in a few steps; chance is 0.25
+    ex = res.export
+    data = ex.path.read_bytes()
+    model = tio.parse_model(data)
+    names = {tio.op_name(model, op) for op in model.subgraphs[0].operators}
+    assert {"CUSTOM:REDS_FC"} <= names and "FULLY_CONNECTED" not in names
+    # every budget of the one converted model runs, on the host runner when present, else materialised in TFLM
+    from reds_tflm.keras.export import evaluate_int8
+    accs, engine = evaluate_int8(model, 3, va[0][:50], va[1][:50])
+    assert len(accs) == 3 and all(0 <= a <= 1 for a in accs) and accs[0] > 0.5
+    from reds_tflm.materialize import materialize
+    from tflite_micro.python.tflite_micro import runtime
+    for k in range(3):
+        sub = tio.serialize_model(materialize(model, k))
+        it = runtime.Interpreter.from_bytes(sub)
+        it.set_input(np.zeros(it.get_input_details(0)["shape"], np.int8), 0)
+        it.invoke()
+        assert np.asarray(it.get_output(0)).shape[-1] == 4
+    widths = json.loads(ex.widths_path.read_text())
+    assert [b["widths"] for b in widths["budgets"]] == ex.tflite_widths
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert [b["fraction"] for b in rep["budgets"]] == [1, 0.6, 0.3]
+    assert all(set(b) >= {"fraction", "macs", "params", "accuracy_float", "accuracy_int8"} for b in rep["budgets"])
+    assert (tmp_path / "report.png").stat().st_size > 1000 and "| 0 | 100.0 |" in (tmp_path / "report.md").read_text()
+    # int8 close to float at full width (the conversion kept the function)
+    assert abs(ex.accuracy_int8[0] - res.accuracy_float[0]) < 0.1
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path: Path, monkeypatch) -> None:
+    tr, va = _data(320, 2), _data(100, 3)
+    keras.utils.set_random_seed(0)
+    ref = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "a", **KW)
+
+    calls = {"n": 0}
+    real = train_mod.accuracies
+
+    def flaky(*args, **kwargs):  # dies evaluating joint epoch 2: epoch 1 is saved, epoch 2 is not
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    keras.utils.set_random_seed(0)
+    monkeypatch.setattr(train_mod, "accuracies", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **KW)
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["phase"] == "joint" and state["epoch"] == 1
+    monkeypatch.setattr(train_mod, "accuracies", real)
+    keras.utils.set_random_seed(1)  # a different initialisation: the checkpoint must override it
+    res = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **KW)
+    assert res.widths == ref.widths
+    for a, b in zip(ref.model.weights, res.model.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(RedsError, match="checkpoint is for budgets"):
+        train(_mlp(), tr, va, budgets=(1, 0.4), checkpoint_dir=tmp_path / "b", **KW)
