@@ -19,8 +19,9 @@ setup(
             "reds_tflm._reds_core",
             sources=CORE_SOURCES,
             include_dirs=["tflm_ops"],
-            # -ffp-contract=off: no fused multiply-add, so float results equal TFLM's reference kernels.
-            extra_compile_args=["-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra"],
+            # -ffp-contract=off: no fused multiply-add, so float results equal TFLM's reference kernels. -O3 vectorises
+            # the int8 loops (float reductions are never reassociated without -ffast-math, so their order holds).
+            extra_compile_args=["-std=c99", "-O3", "-ffp-contract=off", "-Wall", "-Wextra"],
             # Kept out of the "limited API"/Python init machinery: the module is a plain shared library.
             py_limited_api=False,
         )

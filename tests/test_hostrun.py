@@ -161,3 +161,20 @@ def test_errors_name_the_culprit() -> None:
     m.subgraphs[0].operators[0].customOptions = list(bytes(m.subgraphs[0].operators[0].customOptions)[:-3])
     with pytest.raises(OptionsError, match="m.tflite: op 0 \\(REDS_Conv\\)"):
         HostRunner(m, "m.tflite")
+
+
+def test_evaluate_cli_on_npz(converted, tmp_path, capsys) -> None:
+    import argparse
+
+    from reds_tflm.hostrun import evaluate_cli
+    original, reds, subs = converted("mlp", "float32")
+    path = tmp_path / "m.reds.tflite"
+    path.write_bytes(reds)
+    xs = models.random_input(original, seed=8, n=10)
+    x = np.stack([s[0] for s in xs])
+    y = np.array([int(np.argmax(models.run_tflm(subs[0], s))) for s in xs])
+    np.savez(tmp_path / "d.npz", x=x[:2], y=y[:2], x_test=x, y_test=y)
+    assert evaluate_cli(argparse.Namespace(model=str(path), data=str(tmp_path / "d.npz"), limit=None)) == 0
+    out = capsys.readouterr().out
+    assert "10 samples" in out and " 0 " in out and "100.00%" in out
+    assert len([ln for ln in out.splitlines() if ln[:2].strip().isdigit()]) == len(subs)

@@ -6,12 +6,17 @@ into a one-op model whose interpreter is cached. No builtin kernel is re-impleme
 
     run_model(model, inputs, budget) -> outputs
     evaluate(model, x, y, budgets=None) -> [accuracy per budget]
+    evaluate_cli(args) -> exit status        (`python -m reds_tflm eval MODEL --data ... [--limit N]`)
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -255,3 +260,32 @@ def evaluate(model: bytes | bytearray | schema.ModelT, x: np.ndarray, y: np.ndar
             correct += int(np.argmax(out.reshape(-1)) == int(y[s]))
         accs.append(correct / len(xq))
     return accs
+
+
+def evaluate_cli(a: argparse.Namespace) -> int:
+    """`eval MODEL --data fashion-mnist|FILE.npz [--limit N]`: accuracy of every budget on the test split."""
+    from .data.loaders import load_fashion_mnist, load_npz
+
+    src = Path(a.model)
+    model = tio.load_model(src)
+    if a.data == "fashion-mnist":
+        _, test = load_fashion_mnist()
+    else:
+        _, test = load_npz(a.data)
+    n = len(test.x) if a.limit is None else min(int(a.limit), len(test.x))
+    if n < 1:
+        raise ModelFormatError(f"--limit {a.limit}: nothing to evaluate")
+    t0 = time.perf_counter()
+    accs = evaluate(model, test.x[:n], test.y[:n], name=str(src))
+    dt = time.perf_counter() - t0
+    meta = tio.get_metadata(model, "reds")
+    rows = json.loads(meta.decode()).get("budgets", []) if meta else []
+    print(f"{src}: {n} samples from {a.data}, {len(accs)} budgets, {dt:.1f} s on the host "
+          "(REDS ops in the C core, builtin ops in tflite-micro)")
+    print(f"{'k':>2} {'fraction':>9} {'MACs':>11} {'accuracy':>9}")
+    for k, acc in enumerate(accs):
+        row = rows[k] if k < len(rows) else {}
+        frac = f"{row['fraction']:.3f}" if "fraction" in row else "-"
+        macs = f"{row['macs']:,}" if "macs" in row else "-"
+        print(f"{k:>2} {frac:>9} {macs:>11} {100 * acc:>8.2f}%")
+    return 0
