@@ -10,6 +10,7 @@ from .errors import OptionsError
 
 FORMAT_VERSION = 1
 MAX_BUDGETS = 16
+INT32_MAX = 2**31 - 1
 
 REDS_FC = "REDS_FC"
 REDS_CONV = "REDS_Conv"
@@ -72,6 +73,17 @@ class RedsOptions:
             raise OptionsError(f"{where}: depthwise needs out_widths == in_widths and depth_multiplier 1")
         if self.activation not in (0, 1, 2, 3):
             raise OptionsError(f"{where}: fused activation {self.activation} is not NONE/RELU/RELU_N1_TO_1/RELU6")
+        if self.op != REDS_FC:
+            if self.padding not in (0, 1):
+                raise OptionsError(f"{where}: padding {self.padding} is neither SAME (0) nor VALID (1)")
+            for key in ("stride_w", "stride_h", "dilation_w", "dilation_h"):
+                if not 1 <= getattr(self, key) <= INT32_MAX:
+                    raise OptionsError(f"{where}: {key} = {getattr(self, key)} must be a positive int32")
+        elif self.keep_num_dims not in (0, 1):
+            raise OptionsError(f"{where}: keep_num_dims = {self.keep_num_dims} must be 0 or 1")
+        for key in ("in_channels", "in_repeat"):
+            if getattr(self, key) > INT32_MAX:
+                raise OptionsError(f"{where}: {key} = {getattr(self, key)} does not fit int32")
 
 
 def encode(opts: RedsOptions) -> bytes:
