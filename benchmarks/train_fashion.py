@@ -86,7 +86,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
            "history": result.history}
     (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
-    notes = [f"method: Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths",
+    notes = [f"method: Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
+             f"minimum width fraction {args.min_fraction:g}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{preset.pretrain_epochs} pre-training + {preset.finetune_epochs} joint + {preset.bn_epochs} BN "
              f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine",
@@ -111,7 +112,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
 
 def _variant(args: argparse.Namespace) -> str:
     """Suffix naming the non-default method options of a run."""
-    return (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
+    return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
+        (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + (f"_{args.importance}" if args.importance != "l1" else "")
 
 

@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--importance", choices=("l1", "l2"), default="l1", help="reduction of Taylor scores per unit")
     p.add_argument("--score-scale", choices=("global", "group"), default="global",
                    help="compare Taylor scores across groups (global) or only within a group (group)")
+    p.add_argument("--min-fraction", type=float, default=0.0,
+                   help="every narrowable group keeps at least this fraction of its channels at every budget")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -88,7 +90,8 @@ def run_example(args: argparse.Namespace) -> Any:
     keras.utils.set_random_seed(args.seed)
     model = build(args.arch)
     cfg = TrainConfig(budgets=budgets, seed=args.seed, progress=not args.no_progress, mode=args.mode,
-                      importance_norm=args.importance, score_scale=args.score_scale, batch_size=preset.batch_size,
+                      importance_norm=args.importance, score_scale=args.score_scale, min_fraction=args.min_fraction,
+                      batch_size=preset.batch_size,
                       pretrain_epochs=args.epochs if args.epochs is not None else preset.pretrain_epochs,
                       finetune_epochs=args.finetune_epochs if args.finetune_epochs is not None
                       else preset.finetune_epochs,

@@ -7,6 +7,7 @@ activations) adds one linear constraint per layer: the bytes of the tensors it r
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -20,7 +21,8 @@ SCALES = ("global", "group")
 
 
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
-                  constraints: Sequence[LinearConstraint] = (), scale: str = "global") -> WidthProblem:
+                  constraints: Sequence[LinearConstraint] = (), scale: str = "global",
+                  min_fraction: float = 0.0) -> WidthProblem:
     """scale "global": one constant for all groups (scores compare across groups as estimated loss changes);
     "group": every group scaled to mean 1 (only the ranking inside a group matters, MACs decide between groups)."""
     if scale not in SCALES:
@@ -35,7 +37,10 @@ def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: in
         return s / m if m > 0 else np.ones_like(s)
 
     sorted_scores = tuple(np.zeros(g.size) if g.fixed else np.sort(norm(scores[g.id]))[::-1] for g in graph.groups)
-    mins = tuple(g.size if g.fixed else min(max(1, min_width), g.size) for g in graph.groups)
+    if not 0 <= min_fraction <= 1:
+        raise BudgetError(f"minimum width fraction {min_fraction} outside [0, 1]")
+    mins = tuple(g.size if g.fixed else min(max(1, min_width, math.ceil(min_fraction * g.size - 1e-9)), g.size)
+                 for g in graph.groups)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
                         macs_unary=unary, macs_pair=pair, constraints=tuple(constraints))
 
@@ -73,7 +78,8 @@ def peak_activation_bytes(graph: WidthGraph, widths: Sequence[int], bytes_per_el
 
 def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Sequence[float],
                   mode: str = "top-down", method: str = "auto", min_width: int = 1,
-                  memory_limits: Sequence[float | None] | None = None, scale: str = "global") -> list[list[int]]:
+                  memory_limits: Sequence[float | None] | None = None, scale: str = "global",
+                  min_fraction: float = 0.0) -> list[list[int]]:
     """Nested widths (budget 0 = fraction 1 = the full network) for MAC fractions, optional memory limits."""
     fr = [float(f) for f in fractions]
     if not fr or abs(fr[0] - 1.0) > 1e-9:
@@ -83,12 +89,14 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
     full = graph.macs()
     budgets = [f * full for f in fr]
     if not memory_limits or all(m is None for m in memory_limits):
-        sols = select_nested(width_problem(graph, scores, min_width, scale=scale), budgets, mode=mode, method=method)
+        problem = width_problem(graph, scores, min_width, scale=scale, min_fraction=min_fraction)
+        sols = select_nested(problem, budgets, mode=mode, method=method)
         return [list(map(int, s.widths)) for s in sols]
     if len(memory_limits) != len(fr):
         raise BudgetError(f"{len(memory_limits)} memory limits for {len(fr)} budgets")
     problems = [width_problem(graph, scores, min_width,
-                              memory_constraints(graph, m) if m is not None else (), scale) for m in memory_limits]
+                              memory_constraints(graph, m) if m is not None else (), scale, min_fraction)
+                for m in memory_limits]
     out: list[Solution | None] = [None] * len(fr)
     lo = np.array(problems[0].min_widths)
     hi = np.array(graph.sizes)

@@ -49,6 +49,7 @@ class TrainConfig:
     mode: str = "top-down"
     method: str = "auto"
     min_width: int = 1
+    min_fraction: float = 0.0  # every narrowable group keeps at least this fraction of its units
     memory_limits: tuple[float | None, ...] | None = None  # peak activation bytes per budget (None: no limit)
     seed: int = 0
     progress: bool = True
@@ -172,7 +173,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
             raise RedsError(f"permutation changed the model's outputs by {drift:g}: a layer is not covered by "
                             "the width graph")
         widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
-                               cfg.min_width, cfg.memory_limits, cfg.score_scale)
+                               cfg.min_width, cfg.memory_limits, cfg.score_scale, cfg.min_fraction)
         if widths[0] != graph.sizes:
             raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
         state.update(phase="joint", epoch=0, widths=widths,
