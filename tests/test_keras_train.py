@@ -105,3 +105,19 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path: Path, monkeyp
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(RedsError, match="checkpoint is for budgets"):
         train(_mlp(), tr, va, budgets=(1, 0.4), checkpoint_dir=tmp_path / "b", **KW)
+
+
+def test_cli_args_are_completed_and_existing_checkpoints_protected(tmp_path: Path) -> None:
+    import argparse
+    from reds_tflm.keras.example import _dirs, complete_args
+    a = complete_args(argparse.Namespace(arch="mlp", quick=True, seed=3, out=str(tmp_path / "o"), resume=False))
+    assert a.arch == "mlp" and a.seed == 3 and a.out == tmp_path / "o" and a.mode == "top-down"
+    assert a.min_fraction == 0.0 and a.importance == "l1" and a.checkpoint is None
+    out, ckpt = _dirs(a)
+    assert ckpt == tmp_path / "o" / "checkpoint"
+    ckpt.mkdir(parents=True)
+    (ckpt / "state.json").write_text("{}")
+    with pytest.raises(RedsError, match="--resume"):
+        _dirs(a)
+    a.resume = True
+    assert _dirs(a) == (out, ckpt)

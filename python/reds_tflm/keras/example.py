@@ -103,9 +103,22 @@ def run_example(args: argparse.Namespace) -> Any:
     return result
 
 
+def complete_args(args: argparse.Namespace) -> argparse.Namespace:
+    """`args` with every option of `add_arguments` present (defaults for the ones a caller's parser lacks)."""
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    full = p.parse_args([])
+    for k, v in vars(args).items():
+        setattr(full, k, v)
+    for k in ("out", "checkpoint"):
+        if getattr(full, k) is not None:
+            setattr(full, k, Path(getattr(full, k)))
+    return full
+
+
 def main(args: argparse.Namespace) -> int:
-    """Entry point for the lead's `train` sub-command: prints the report table, returns the exit status."""
-    result = run_example(args)
+    """Entry point for the `train` sub-command: prints the report table, returns the exit status."""
+    result = run_example(complete_args(args))
     print((result.export.path.parent / "report.md").read_text())
     return 0
 

@@ -227,3 +227,9 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         from .export import export_reds
         result.export = export_reds(result, x, (xv, yv), out, seed=cfg.seed, progress=cfg.progress)
     return result
+
+
+def train_cli(args: Any) -> int:
+    """`python -m reds_tflm train ...`: the Fashion-MNIST example (see reds_tflm.keras.example)."""
+    from .example import main
+    return main(args)
