@@ -277,7 +277,7 @@ def _check_budget(problem: WidthProblem, budget: float, lo: np.ndarray, where: s
     for j in violated_constraints(problem, lo.astype(np.float64)):
         con = problem.constraints[j]
         raise BudgetError(f"{where}: {con.label(j)} cannot hold even at the lower widths "
-                              f"(needs {con.limit - slack[j]:.6g} > limit {con.limit:.6g})")
+                          f"(needs {con.limit - slack[j]:.6g} > limit {con.limit:.6g})")
 
 
 def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = None, hi: Sequence[int] | None = None,
