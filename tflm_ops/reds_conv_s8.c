@@ -12,35 +12,142 @@ int reds_conv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, reds
   return reds_prepare_requant_s8(d->out_c, qp, 0, rq);
 }
 
+/* Stack buffers (bytes): one output pixel's receptive field gathered into a contiguous vector, and, for a narrow
+ * active input slice, the active weights packed contiguously so that one dot product covers all taps. */
+#define REDS_CONV_PATCH_MAX 256
+#define REDS_CONV_WPACK_MAX 1024
+
+/* How the dot products of one output pixel walk the taps.
+ *   PATCH: the pixel's taps are gathered (padding taps = input zero point, which contributes 0) into one
+ *          contiguous vector of K = taps * in_width bytes, and the weights of a channel are K contiguous bytes
+ *          (the tensor itself at full input width, else the packed copy): one dot product per channel group.
+ *   ROWS:  full input width, dilation_w 1: the valid taps of one kernel row are contiguous in the input and in the
+ *          weights: one dot product per valid kernel row.
+ *   TAPS:  one dot product of in_width per valid tap. */
+enum { CONV_PATCH, CONV_ROWS, CONV_TAPS };
+
+typedef struct {
+  reds_conv_dims d;     /* a copy: int8 output stores could alias *d and force reloads */
+  const int8_t *in_img; /* the batch's input image */
+  const int8_t *w;      /* weights as the dot products read them (tensor or packed copy) */
+  size_t w_stride;      /* bytes between output channels in w */
+  const int8_t *patch;
+  int32_t mode, k, in_width, off;
+  int32_t iy0, ix0, fy0, fy1, fx0, fx1; /* the current pixel's origin and valid tap ranges */
+} conv_ctx;
+
+static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
+  const reds_conv_dims *d = &c->d;
+  return c->in_img + ((size_t)(c->iy0 + d->dilation_h * fy) * d->in_w + (size_t)(c->ix0 + d->dilation_w * fx)) * d->in_c;
+}
+
+static inline size_t tap_w(const conv_ctx *c, int32_t fy, int32_t fx) {
+  return ((size_t)fy * c->d.filter_w + (size_t)fx) * c->d.in_c;
+}
+
+/* acc[r] += the pixel's sum for output channels o..o+3 (w_o: weights of channel o). */
+static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[4]) {
+  if (c->mode == CONV_PATCH) {
+    reds_dot4_s8(c->patch, w_o, (int32_t)c->w_stride, c->k, c->off, acc);
+  } else if (c->mode == CONV_ROWS) {
+    if (c->fx0 >= c->fx1) return;
+    const int32_t n = (c->fx1 - c->fx0) * c->d.in_c;
+    for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
+      reds_dot4_s8(tap_in(c, fy, c->fx0), w_o + tap_w(c, fy, c->fx0), (int32_t)c->w_stride, n, c->off, acc);
+  } else {
+    for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
+      for (int32_t fx = c->fx0; fx < c->fx1; ++fx)
+        reds_dot4_s8(tap_in(c, fy, fx), w_o + tap_w(c, fy, fx), (int32_t)c->w_stride, c->in_width, c->off, acc);
+  }
+}
+
+static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t acc) {
+  if (c->mode == CONV_PATCH) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
+  if (c->mode == CONV_ROWS) {
+    if (c->fx0 >= c->fx1) return acc;
+    const int32_t n = (c->fx1 - c->fx0) * c->d.in_c;
+    for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
+      acc = reds_dot_s8(tap_in(c, fy, c->fx0), w_o + tap_w(c, fy, c->fx0), n, c->off, acc);
+    return acc;
+  }
+  for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
+    for (int32_t fx = c->fx0; fx < c->fx1; ++fx)
+      acc = reds_dot_s8(tap_in(c, fy, fx), w_o + tap_w(c, fy, fx), c->in_width, c->off, acc);
+  return acc;
+}
+
+/* The pixel's receptive field, tap by tap (in_width bytes each), padding taps set to the input zero point. */
+static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
+  const reds_conv_dims *d = &c->d;
+  const int32_t fw = d->filter_w, n = c->in_width;
+  for (int32_t fy = 0; fy < d->filter_h; ++fy) {
+    int8_t *dst = patch + (size_t)fy * fw * n;
+    if (fy < c->fy0 || fy >= c->fy1 || c->fx0 >= c->fx1) {
+      reds_fill_s8(dst, zp, fw * n);
+      continue;
+    }
+    reds_fill_s8(dst, zp, c->fx0 * n);
+    if (d->dilation_w == 1 && n == d->in_c) {
+      reds_copy_s8(dst + (size_t)c->fx0 * n, tap_in(c, fy, c->fx0), (c->fx1 - c->fx0) * n);
+    } else {
+      for (int32_t fx = c->fx0; fx < c->fx1; ++fx) reds_copy_s8(dst + (size_t)fx * n, tap_in(c, fy, fx), n);
+    }
+    reds_fill_s8(dst + (size_t)c->fx1 * n, zp, (fw - c->fx1) * n);
+  }
+}
+
 int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
                  const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
   if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
   if (out_width < 1 || out_width > d->out_c || in_width < 1 || in_width > d->in_c) return REDS_ERR_WIDTH;
   const int8_t zero = (int8_t)rq->output_offset;
+  const reds_requant_view v = reds_requant_view_of(rq);
+  const int8_t in_zp = (int8_t)(-rq->input_offset); /* (in_zp + input_offset) * w == 0: a neutral padding tap */
   const size_t w_out_stride = (size_t)d->filter_h * d->filter_w * d->in_c;
+  const int32_t taps = d->filter_h * d->filter_w;
+  int8_t patch[REDS_CONV_PATCH_MAX];
+  int8_t wpack[REDS_CONV_WPACK_MAX];
+  conv_ctx c = {*d, input, weights, w_out_stride, patch, CONV_TAPS, 0, in_width, rq->input_offset, 0, 0, 0, 0, 0, 0};
+
+  /* Gathering costs about one instruction per patch byte per pixel; it pays when several channel groups reuse
+   * the patch and the rows it merges are short (per-call set-up and tails dominate short dot products). */
+  const int64_t k = (int64_t)taps * in_width;
+  const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && out_width >= 8;
+  if (in_width == d->in_c) {
+    if (gather_ok && d->filter_w * d->in_c < 16) c.mode = CONV_PATCH;
+    else if (d->dilation_w == 1) c.mode = CONV_ROWS;
+  } else if (gather_ok && k * out_width <= REDS_CONV_WPACK_MAX && in_width < 16) {
+    /* Narrow slice: pack the active weights once per call so that each channel is one contiguous vector. */
+    for (int32_t o = 0; o < out_width; ++o)
+      for (int32_t t = 0; t < taps; ++t)
+        reds_copy_s8(wpack + ((size_t)o * taps + t) * in_width, weights + o * w_out_stride + (size_t)t * d->in_c,
+                     in_width);
+    c.mode = CONV_PATCH;
+    c.w = wpack;
+    c.w_stride = (size_t)k;
+  }
+  c.k = (int32_t)k;
+
+  const int32_t out4 = out_width & ~3;
   for (int32_t b = 0; b < d->batches; ++b) {
-    const int8_t *in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
+    c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
     for (int32_t oy = 0; oy < d->out_h; ++oy) {
-      const int32_t iy0 = oy * d->stride_h - d->pad_h;
+      c.iy0 = oy * d->stride_h - d->pad_h;
+      reds_tap_range(c.iy0, d->dilation_h, d->in_h, d->filter_h, &c.fy0, &c.fy1);
       for (int32_t ox = 0; ox < d->out_w; ++ox) {
-        const int32_t ix0 = ox * d->stride_w - d->pad_w;
+        c.ix0 = ox * d->stride_w - d->pad_w;
+        reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
         int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
-        for (int32_t o = 0; o < out_width; ++o) {
-          const int8_t *w_o = weights + (size_t)o * w_out_stride;
-          int32_t acc = 0;
-          for (int32_t fy = 0; fy < d->filter_h; ++fy) {
-            const int32_t iy = iy0 + d->dilation_h * fy;
-            if (iy < 0 || iy >= d->in_h) continue; /* zero padding: the tap is skipped, as in TFLM */
-            for (int32_t fx = 0; fx < d->filter_w; ++fx) {
-              const int32_t ix = ix0 + d->dilation_w * fx;
-              if (ix < 0 || ix >= d->in_w) continue;
-              acc = reds_dot_s8(in_img + ((size_t)iy * d->in_w + ix) * d->in_c,
-                                w_o + ((size_t)fy * d->filter_w + fx) * d->in_c, in_width, rq->input_offset, acc);
-            }
-          }
-          out_px[o] = reds_requant_one(acc, bias, rq, o);
+        if (c.mode == CONV_PATCH) gather_patch(&c, patch, in_zp);
+        for (int32_t o = 0; o < out4; o += 4) {
+          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+          pixel_dot4(&c, c.w + o * c.w_stride, acc);
+          reds_requant4_at(out_px + o, acc, &v, o);
         }
-        for (int32_t o = out_width; o < d->out_c; ++o) out_px[o] = zero;
+        for (int32_t o = out4; o < out_width; ++o)
+          out_px[o] = reds_requant_at(pixel_dot1(&c, c.w + o * c.w_stride, reds_bias_or_zero(bias, o)), &v, o);
+        reds_fill_s8(out_px + out_width, zero, d->out_c - out_width);
       }
     }
   }

@@ -1,31 +1,60 @@
 /* Internal: the int8 inner loops of the REDS ops, in one place so that an architecture-specific version (e.g.
  * Cortex-M4 SIMD: SXTB16 + SMLAD) can replace them behind the same names. The result must stay bit-identical:
  * integer sums are exact, so any order of accumulation is allowed, but the value must be
- *     acc + sum_i (in[i] + input_offset) * w[i]   (32-bit wrap-around on overflow, as TFLM). */
+ *     acc + sum_i (in[i] + input_offset) * w[i]   (32-bit wrap-around on overflow, as TFLM).
+ *
+ * The four kernels:
+ *   reds_dot_s8       one output row:   acc    += sum_{i<n} (in[i] + off) * w[i]
+ *   reds_dot4_s8      four output rows: acc[r] += sum_{i<n} (in[i] + off) * w[r * w_stride + i], r < 4
+ *                     (one unpacked input shared by four weight rows: FC and conv, groups of 4 output channels)
+ *   reds_mac4_chan_s8 depthwise, four channels of one tap: acc[c] += (in[c] + off) * w[c], c < 4
+ *   reds_mac_chan_s8  depthwise, n channels of one tap, accumulators in memory (kept for the DSP loop tests) */
 #ifndef REDS_DOT_S8_H_
 #define REDS_DOT_S8_H_
 
 #include <stdint.h>
 
 #if defined(REDS_ARCH_CORTEX_M4)
-/* Provided by tflm_ops/arch/cortex_m4/: must define reds_dot_s8() and reds_mac_chan_s8() with the semantics below. */
+/* Provided by tflm_ops/arch/cortex_m4/: must define the four kernels above with the same semantics. */
 #include "arch/cortex_m4/reds_dot_s8_cortex_m4.h"
 #else
 
-/* acc + sum_{i<n} (in[i] + input_offset) * w[i], over contiguous input channels. */
+/* Accumulation is done in uint32 so that wrap-around (never reached by real layers) is defined behaviour. */
+static inline uint32_t reds_mac_u32(uint32_t a, int8_t in, int8_t w, int32_t input_offset) {
+  return a + (uint32_t)(((int32_t)in + input_offset) * (int32_t)w);
+}
+
 static inline int32_t reds_dot_s8(const int8_t *in, const int8_t *w, int32_t n, int32_t input_offset,
                                   int32_t acc) {
-  /* Accumulate in uint32 so that wrap-around (never reached by real layers) is defined behaviour. */
   uint32_t a = (uint32_t)acc;
-  for (int32_t i = 0; i < n; ++i) a += (uint32_t)(((int32_t)in[i] + input_offset) * (int32_t)w[i]);
+  for (int32_t i = 0; i < n; ++i) a = reds_mac_u32(a, in[i], w[i], input_offset);
   return (int32_t)a;
 }
 
-/* Per-channel multiply-accumulate for depthwise: acc[c] += (in[c] + input_offset) * w[c] for c < n. */
+static inline void reds_dot4_s8(const int8_t *in, const int8_t *w, int32_t w_stride, int32_t n,
+                                int32_t input_offset, int32_t acc[4]) {
+  uint32_t a0 = (uint32_t)acc[0], a1 = (uint32_t)acc[1], a2 = (uint32_t)acc[2], a3 = (uint32_t)acc[3];
+  const int8_t *w1 = w + w_stride, *w2 = w1 + w_stride, *w3 = w2 + w_stride;
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t x = (int32_t)in[i] + input_offset;
+    a0 += (uint32_t)(x * (int32_t)w[i]);
+    a1 += (uint32_t)(x * (int32_t)w1[i]);
+    a2 += (uint32_t)(x * (int32_t)w2[i]);
+    a3 += (uint32_t)(x * (int32_t)w3[i]);
+  }
+  acc[0] = (int32_t)a0;
+  acc[1] = (int32_t)a1;
+  acc[2] = (int32_t)a2;
+  acc[3] = (int32_t)a3;
+}
+
+static inline void reds_mac4_chan_s8(const int8_t *in, const int8_t *w, int32_t input_offset, int32_t acc[4]) {
+  for (int32_t c = 0; c < 4; ++c) acc[c] = (int32_t)reds_mac_u32((uint32_t)acc[c], in[c], w[c], input_offset);
+}
+
 static inline void reds_mac_chan_s8(int32_t *acc, const int8_t *in, const int8_t *w, int32_t n,
                                     int32_t input_offset) {
-  for (int32_t c = 0; c < n; ++c)
-    acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)(((int32_t)in[c] + input_offset) * (int32_t)w[c]));
+  for (int32_t c = 0; c < n; ++c) acc[c] = (int32_t)reds_mac_u32((uint32_t)acc[c], in[c], w[c], input_offset);
 }
 
 #endif /* REDS_ARCH_CORTEX_M4 */

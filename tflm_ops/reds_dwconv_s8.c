@@ -1,6 +1,7 @@
 /* REDS DEPTHWISE_CONV_2D, int8, depth multiplier 1 (TFLM reference_integer_ops::DepthwiseConvPerChannel on the
- * sliced layer). Channels are processed in blocks with stack accumulators so that the inner loop runs over
- * contiguous channels; integer sums are exact, so this order gives TFLM's result bit for bit. */
+ * sliced layer). Per output pixel, four channels at a time run over all valid taps with their accumulators in
+ * registers (one 4-byte input load and one 4-byte weight load per tap on the DSP path); integer sums are exact, so
+ * this order gives TFLM's result bit for bit. */
 #include <stddef.h>
 
 #include "reds_dot_s8.h"
@@ -17,32 +18,57 @@ int reds_dwconv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int
                    const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
   if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
   if (out_width != in_width || out_width < 1 || out_width > d->out_c) return REDS_ERR_WIDTH;
+  const reds_conv_dims dd = *d; /* locals: int8 output stores could alias *d and force reloads */
   const int8_t zero = (int8_t)rq->output_offset;
-  const int32_t C = d->in_c;
-  int32_t acc[REDS_DW_BLOCK];
-  for (int32_t b = 0; b < d->batches; ++b) {
-    const int8_t *in_img = input + (size_t)b * d->in_h * d->in_w * C;
-    for (int32_t oy = 0; oy < d->out_h; ++oy) {
-      const int32_t iy0 = oy * d->stride_h - d->pad_h;
-      for (int32_t ox = 0; ox < d->out_w; ++ox) {
-        const int32_t ix0 = ox * d->stride_w - d->pad_w;
-        int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * C;
-        for (int32_t c0 = 0; c0 < out_width; c0 += REDS_DW_BLOCK) {
-          const int32_t n = (out_width - c0) < REDS_DW_BLOCK ? (out_width - c0) : REDS_DW_BLOCK;
-          for (int32_t c = 0; c < n; ++c) acc[c] = 0;
-          for (int32_t fy = 0; fy < d->filter_h; ++fy) {
-            const int32_t iy = iy0 + d->dilation_h * fy;
-            if (iy < 0 || iy >= d->in_h) continue;
-            for (int32_t fx = 0; fx < d->filter_w; ++fx) {
-              const int32_t ix = ix0 + d->dilation_w * fx;
-              if (ix < 0 || ix >= d->in_w) continue;
-              reds_mac_chan_s8(acc, in_img + ((size_t)iy * d->in_w + ix) * C + c0,
-                               weights + ((size_t)fy * d->filter_w + fx) * C + c0, n, rq->input_offset);
+  const reds_requant_view v = reds_requant_view_of(rq);
+  const int32_t C = dd.in_c, fw = dd.filter_w, off = rq->input_offset;
+  const size_t in_tap_step = (size_t)dd.dilation_w * C; /* input bytes between horizontal taps */
+  const int32_t c4 = out_width & ~3;
+  for (int32_t b = 0; b < dd.batches; ++b) {
+    const int8_t *in_img = input + (size_t)b * dd.in_h * dd.in_w * C;
+    for (int32_t oy = 0; oy < dd.out_h; ++oy) {
+      const int32_t iy0 = oy * dd.stride_h - dd.pad_h;
+      int32_t fy0, fy1;
+      reds_tap_range(iy0, dd.dilation_h, dd.in_h, dd.filter_h, &fy0, &fy1);
+      for (int32_t ox = 0; ox < dd.out_w; ++ox) {
+        const int32_t ix0 = ox * dd.stride_w - dd.pad_w;
+        int32_t fx0, fx1;
+        reds_tap_range(ix0, dd.dilation_w, dd.in_w, fw, &fx0, &fx1);
+        const int32_t py1 = fx0 < fx1 ? fy1 : fy0; /* no valid column: no valid tap */
+        const int32_t ntaps_x = fx1 - fx0;
+        int8_t *out_px = output + (((size_t)b * dd.out_h + oy) * dd.out_w + ox) * C;
+        /* Input and weights of the first valid tap (only read when a valid tap exists). */
+        const int8_t *in0 = in_img, *w0 = weights;
+        if (fy0 < py1) {
+          in0 = in_img + ((size_t)(iy0 + dd.dilation_h * fy0) * dd.in_w + (size_t)(ix0 + dd.dilation_w * fx0)) * C;
+          w0 = weights + ((size_t)fy0 * fw + (size_t)fx0) * C;
+        }
+        const size_t in_row_step = (size_t)dd.dilation_h * dd.in_w * C, w_row_step = (size_t)fw * C;
+        for (int32_t c0 = 0; c0 < c4; c0 += 4) {
+          int32_t acc[4] = {reds_bias_or_zero(bias, c0), reds_bias_or_zero(bias, c0 + 1),
+                            reds_bias_or_zero(bias, c0 + 2), reds_bias_or_zero(bias, c0 + 3)};
+          const int8_t *in_r = in0 + c0, *w_r = w0 + c0;
+          for (int32_t fy = fy0; fy < py1; ++fy, in_r += in_row_step, w_r += w_row_step) {
+            if (ntaps_x == 3) { /* the common 3-wide row, unrolled */
+              reds_mac4_chan_s8(in_r, w_r, off, acc);
+              reds_mac4_chan_s8(in_r + in_tap_step, w_r + C, off, acc);
+              reds_mac4_chan_s8(in_r + 2 * in_tap_step, w_r + 2 * C, off, acc);
+            } else {
+              const int8_t *pi = in_r, *pw = w_r;
+              for (int32_t t = 0; t < ntaps_x; ++t, pi += in_tap_step, pw += C) reds_mac4_chan_s8(pi, pw, off, acc);
             }
           }
-          for (int32_t c = 0; c < n; ++c) out_px[c0 + c] = reds_requant_one(acc[c], bias, rq, c0 + c);
+          reds_requant4_at(out_px + c0, acc, &v, c0);
         }
-        for (int32_t c = out_width; c < C; ++c) out_px[c] = zero;
+        for (int32_t ch = c4; ch < out_width; ++ch) {
+          int32_t acc = reds_bias_or_zero(bias, ch);
+          const int8_t *in_r = in0 + ch, *w_r = w0 + ch;
+          for (int32_t fy = fy0; fy < py1; ++fy, in_r += in_row_step, w_r += w_row_step)
+            for (int32_t t = 0; t < ntaps_x; ++t)
+              acc = (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)in_r[t * in_tap_step] + off) * (int32_t)w_r[t * C]));
+          out_px[ch] = reds_requant_at(acc, &v, ch);
+        }
+        reds_fill_s8(out_px + out_width, zero, C - out_width);
       }
     }
   }

@@ -22,18 +22,34 @@ int reds_fc_s8(const reds_fc_dims *d, const reds_requant_s8 *rq, const int8_t *i
     return REDS_ERR_WIDTH;
   const int32_t row = d->in_repeat * d->in_channels;
   const int8_t zero = (int8_t)rq->output_offset;
+  const int32_t off = rq->input_offset;
+  const reds_requant_view v = reds_requant_view_of(rq);
+  /* At full input width a flattened row is one contiguous dot product; otherwise one per block of in_channels. */
+  const int32_t seg_len = in_width == d->in_channels ? row : in_width;
+  const int32_t segs = in_width == d->in_channels ? 1 : d->in_repeat;
+  const int32_t out4 = out_width & ~3;
   for (int32_t b = 0; b < d->batches; ++b) {
     const int8_t *in_row = input + (size_t)b * row;
     int8_t *out_row = output + (size_t)b * d->out_channels;
-    for (int32_t o = 0; o < out_width; ++o) {
+    /* Four output rows per pass share each unpacked input word. */
+    for (int32_t o = 0; o < out4; o += 4) {
       const int8_t *w_row = weights + (size_t)o * row;
-      int32_t acc = 0;
-      for (int32_t s = 0; s < d->in_repeat; ++s)
-        acc = reds_dot_s8(in_row + (size_t)s * d->in_channels, w_row + (size_t)s * d->in_channels, in_width,
-                          rq->input_offset, acc);
-      out_row[o] = reds_requant_one(acc, bias, rq, o);
+      int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1), reds_bias_or_zero(bias, o + 2),
+                        reds_bias_or_zero(bias, o + 3)};
+      for (int32_t s = 0; s < segs; ++s)
+        reds_dot4_s8(in_row + (size_t)s * d->in_channels, w_row + (size_t)s * d->in_channels, row, seg_len, off,
+                     acc);
+      reds_requant4_at(out_row + o, acc, &v, o);
     }
-    for (int32_t o = out_width; o < d->out_channels; ++o) out_row[o] = zero;
+    for (int32_t o = out4; o < out_width; ++o) {
+      const int8_t *w_row = weights + (size_t)o * row;
+      int32_t acc = reds_bias_or_zero(bias, o);
+      for (int32_t s = 0; s < segs; ++s)
+        acc = reds_dot_s8(in_row + (size_t)s * d->in_channels, w_row + (size_t)s * d->in_channels, seg_len, off,
+                          acc);
+      out_row[o] = reds_requant_at(acc, &v, o);
+    }
+    reds_fill_s8(out_row + out_width, zero, d->out_channels - out_width);
   }
   return REDS_OK;
 }

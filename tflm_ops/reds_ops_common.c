@@ -26,6 +26,9 @@ static int32_t leading_padding(int32_t stride, int32_t dilation, int32_t in_size
 /* Extents are bounded so that every index product of the kernels fits in int32. */
 #define REDS_MAX_DIM (1 << 20)
 
+/* Effective (dilated) filter extent bound: extent + position stays far below INT32_MAX. */
+#define REDS_MAX_EXTENT (1 << 28)
+
 static int dim_ok(int32_t v) { return v >= 1 && v <= REDS_MAX_DIM; }
 
 int reds_conv_geometry(reds_conv_dims *d, int depthwise) {
@@ -38,6 +41,11 @@ int reds_conv_geometry(reds_conv_dims *d, int depthwise) {
       d->dilation_w > REDS_MAX_DIM)
     return REDS_ERR_VALUE;
   if (d->padding != REDS_PADDING_SAME && d->padding != REDS_PADDING_VALID) return REDS_ERR_VALUE;
+  /* Effective filter extents (filter - 1) * dilation + 1 must fit comfortably in int32: TFLM computes them in int,
+   * and the kernels add them to positions (reds_tap_range). */
+  if ((int64_t)(d->filter_h - 1) * d->dilation_h + 1 > REDS_MAX_EXTENT ||
+      (int64_t)(d->filter_w - 1) * d->dilation_w + 1 > REDS_MAX_EXTENT)
+    return REDS_ERR_VALUE;
   if (depthwise && d->out_c != d->in_c) return REDS_ERR_SHAPE;
   /* Element counts must fit in int32 (the kernels index with int32). */
   const int64_t in_elems = (int64_t)d->batches * d->in_h * d->in_w * d->in_c;

@@ -3,21 +3,136 @@
 #define REDS_OPS_INTERNAL_H_
 
 #include <stdint.h>
+#include <string.h>
 
 #include "reds_ops.h"
 #include "reds_quant.h"
 
-/* Channels handled per pass in depthwise kernels: the accumulators live on the stack, no scratch buffer. */
+/* Channels handled per pass in the float depthwise kernel: the accumulators live on the stack, no scratch buffer. */
 #define REDS_DW_BLOCK 32
+
+/* TFLM MultiplyByQuantizedMultiplier (double rounding), bit for bit, in a third of the instructions of the literal
+ * form of reds_quant.h (which stays the reference in the unit tests). With P = x*m + 2^30 in 64 bits:
+ * - SaturatingRoundingDoublingHighMul(x, m) is y = floor(P / 2^31): gemmlowp's nudge and truncating division give
+ *   the same value for both signs (for xm < 0, trunc((xm + 1 - 2^30) / 2^31) = ceil((xm + 1 - 2^30) / 2^31) =
+ *   floor((xm + 2^30) / 2^31)). Its one saturating case, x = m = INT32_MIN, needs a multiplier of INT32_MIN, which
+ *   prepare never produces (QuantizeMultiplier yields 0 or [2^30, 2^31)): the code relies on m >= 0.
+ * - RoundingDivideByPOT(y, e), e = -shift >= 1, round half away from zero, is floor((y + 2^(e-1) - [y<0]) / 2^e).
+ *   [y<0] may be replaced by [x<0]: with m >= 0 they differ only when y = 0, where both give 0. Nested floor
+ *   divisions compose, so with Y = floor((P - [x<0]*2^31) / 2^31) the result is floor((Y + 2^(e-1)) / 2^e) =
+ *   ((Y >> (e-1)) + 1) >> 1. The addend 2^30 - [x<0]*2^31 is +-2^30, so Y costs one SMLAL (64-bit multiply-add)
+ *   and two shifts on the M4; |Y| < 2^31 - 1, so nothing overflows. */
+static inline int32_t reds_requant_mul(int32_t x, int32_t multiplier, int32_t shift) {
+#if REDS_SINGLE_ROUNDING
+  return reds_multiply_by_quantized_multiplier(x, multiplier, shift);
+#else
+  uint64_t addend = (uint64_t)1 << 30;
+  if (shift < 0) {
+    const uint32_t sign = (uint32_t)(x >> 31); /* all ones when x < 0 */
+    addend = ((uint64_t)sign << 32) | ((sign & 0x80000000u) | 0x40000000u); /* +-2^30 in two's complement */
+  } else {
+    x = (int32_t)((uint32_t)x << shift);
+  }
+  /* Unsigned 64-bit arithmetic wraps exactly like the two's complement value it holds (|P| < 2^62). */
+  const uint64_t p = (uint64_t)((int64_t)x * multiplier) + addend;
+  const int32_t y = (int32_t)(uint32_t)(p >> 31); /* floor(P / 2^31), which fits in int32 */
+  return shift < 0 ? ((y >> (-shift - 1)) + 1) >> 1 : y;
+#endif
+}
+
+/* The requantisation parameters copied into locals at the start of an eval. Output stores are int8 and may alias
+ * anything, so reading rq-> after each store would make the compiler reload every field for every output. */
+typedef struct {
+  const int32_t *multiplier, *shift;
+  int32_t output_offset, act_min, act_max;
+} reds_requant_view;
+
+static inline reds_requant_view reds_requant_view_of(const reds_requant_s8 *rq) {
+  const reds_requant_view v = {rq->multiplier, rq->shift, rq->output_offset, rq->act_min, rq->act_max};
+  return v;
+}
+
+/* Requantise an accumulator that already includes the bias, add the output offset, clamp. */
+static inline int8_t reds_requant_at(int32_t acc, const reds_requant_view *v, int32_t ch) {
+  acc = reds_requant_mul(acc, v->multiplier[ch], v->shift[ch]) + v->output_offset;
+  acc = acc < v->act_min ? v->act_min : acc;
+  acc = acc > v->act_max ? v->act_max : acc;
+  return (int8_t)acc;
+}
+
+/* Four consecutive channels, written out so that acc[] stays in registers. */
+static inline void reds_requant4_at(int8_t *out, const int32_t acc[4], const reds_requant_view *v, int32_t ch) {
+  out[0] = reds_requant_at(acc[0], v, ch);
+  out[1] = reds_requant_at(acc[1], v, ch + 1);
+  out[2] = reds_requant_at(acc[2], v, ch + 2);
+  out[3] = reds_requant_at(acc[3], v, ch + 3);
+}
 
 /* bias, requantise, add the output offset and clamp: the tail of every TFLM int8 reference kernel. */
 static inline int8_t reds_requant_one(int32_t acc, const int32_t *bias, const reds_requant_s8 *rq, int32_t ch) {
+  const reds_requant_view v = reds_requant_view_of(rq);
   if (bias) acc = (int32_t)((uint32_t)acc + (uint32_t)bias[ch]);
-  acc = reds_multiply_by_quantized_multiplier(acc, rq->multiplier[ch], rq->shift[ch]);
-  acc += rq->output_offset;
-  if (acc < rq->act_min) acc = rq->act_min;
-  if (acc > rq->act_max) acc = rq->act_max;
-  return (int8_t)acc;
+  return reds_requant_at(acc, &v, ch);
+}
+
+/* Accumulators start at the bias (integer addition commutes, so adding it first gives TFLM's sum). */
+static inline int32_t reds_bias_or_zero(const int32_t *bias, int32_t ch) { return bias ? bias[ch] : 0; }
+
+#if defined(__GNUC__)
+/* An empty asm statement in a loop body keeps GCC from turning the loop into a memset/memcpy call
+ * (-ftree-loop-distribute-patterns): for the few bytes moved per pixel here a library call costs more than the loop,
+ * and newlib-nano's versions move one byte at a time. It emits no instruction. */
+#define REDS_KEEP_LOOP() __asm__("")
+#else
+#define REDS_KEEP_LOOP() ((void)0)
+#endif
+
+/* dst[0..n) = v, four bytes per store once dst is word aligned (the inactive output channels of every pixel). */
+static inline void reds_fill_s8(int8_t *dst, int8_t v, int32_t n) {
+  const uint32_t word = 0x01010101u * (uint8_t)v;
+  for (; n > 0 && ((uintptr_t)dst & 3u) != 0; --n) {
+    REDS_KEEP_LOOP();
+    *dst++ = v;
+  }
+  for (; n >= 4; n -= 4, dst += 4) {
+    REDS_KEEP_LOOP();
+    memcpy(dst, &word, 4);
+  }
+  for (; n > 0; --n) {
+    REDS_KEEP_LOOP();
+    *dst++ = v;
+  }
+}
+
+/* dst[0..n) = src[0..n), four bytes per load/store (no alignment needed: memcpy of 4 is one LDR/STR on the M4). */
+static inline void reds_copy_s8(int8_t *dst, const int8_t *src, int32_t n) {
+  for (; n >= 4; n -= 4, dst += 4, src += 4) {
+    uint32_t word;
+    REDS_KEEP_LOOP();
+    memcpy(&word, src, 4);
+    memcpy(dst, &word, 4);
+  }
+  for (; n > 0; --n) {
+    REDS_KEEP_LOOP();
+    *dst++ = *src++;
+  }
+}
+
+/* Valid kernel taps of one output position along one axis: f in [*lo, *hi) has 0 <= start + dilation*f < size
+ * (the others are zero padding, skipped as TFLM does); *lo == *hi when none is valid. reds_conv_geometry bounds the
+ * effective filter extent, so nothing here overflows int32; the divisions are one SDIV on the M4, and only border
+ * pixels of dilated kernels reach them. */
+static inline void reds_tap_range(int32_t start, int32_t dilation, int32_t size, int32_t filter, int32_t *lo,
+                                  int32_t *hi) {
+  int32_t l = 0, h = filter;
+  if (start < 0) l = dilation == 1 ? -start : (dilation - 1 - start) / dilation;
+  if (start + dilation * (filter - 1) >= size) {
+    const int32_t room = size - start; /* taps f with dilation * f < room */
+    h = room <= 0 ? 0 : (dilation == 1 ? room : (room + dilation - 1) / dilation);
+  }
+  if (l > filter) l = filter;
+  *lo = l;
+  *hi = h < l ? l : h;
 }
 
 /* TFLM ActivationFunctionWithMinMax: min(max(x, lo), hi) with std::max/std::min semantics (NaN passes). */

@@ -77,6 +77,83 @@ static inline int32_t reds_dot_s8(const int8_t *in, const int8_t *w, int32_t n, 
   return (int32_t)a;
 }
 
+/* acc[r] += sum_{i<n} (in[i] + input_offset) * w[r * w_stride + i] for the four rows r < 4. Each input word is
+ * loaded and widened once for four weight rows: per 16 MACs 5 loads, 10 extends, 8 SMLADs and the loop's compare
+ * and branch, 25 instructions. Rows 1 and 2 are addressed from row 0's pointer with a register offset (w_stride,
+ * and w_stride LSL #1), row 3 has its own pointer. That takes all 14 allocatable registers, more than GCC 12 keeps
+ * in registers when the same loop is written with intrinsics (it spilled the stride, the offset and one accumulator,
+ * 32 instructions per 16 MACs), hence the loop is one asm statement; the remainder of n % 4 is plain C. */
+static inline void reds_dot4_s8(const int8_t *in, const int8_t *w, int32_t w_stride, int32_t n,
+                                int32_t input_offset, int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  const int8_t *w3 = w + 3 * w_stride;
+  if (n >= 4) {
+    const uint32_t off2 = reds_m4_offset2(input_offset);
+    const int8_t *const end = in + (n & ~3);
+    uint32_t x, xh, k, kh;
+    int32_t stride = w_stride;
+    /* Opaque copies: without them GCC's induction-variable rewriting can hand the loop operands over as related
+     * expressions that it then cannot fit into the 14 registers ("impossible constraints" at -O2). */
+    __asm__("" : "+r"(in), "+r"(w), "+r"(w3), "+r"(stride));
+    __asm__(
+        "1:\n\t"
+        "ldr     %[x], [%[in]], #4\n\t"
+        "ldr     %[k], [%[w], %[s]]\n\t"
+        "sxtab16 %[xh], %[off2], %[x], ror #8\n\t"
+        "sxtab16 %[x], %[off2], %[x]\n\t"
+        "sxtb16  %[kh], %[k], ror #8\n\t"
+        "sxtb16  %[k], %[k]\n\t"
+        "smlad   %[a1], %[x], %[k], %[a1]\n\t"
+        "smlad   %[a1], %[xh], %[kh], %[a1]\n\t"
+        "ldr     %[k], [%[w], %[s], lsl #1]\n\t"
+        "sxtb16  %[kh], %[k], ror #8\n\t"
+        "sxtb16  %[k], %[k]\n\t"
+        "smlad   %[a2], %[x], %[k], %[a2]\n\t"
+        "smlad   %[a2], %[xh], %[kh], %[a2]\n\t"
+        "ldr     %[k], [%[w3]], #4\n\t"
+        "sxtb16  %[kh], %[k], ror #8\n\t"
+        "sxtb16  %[k], %[k]\n\t"
+        "smlad   %[a3], %[x], %[k], %[a3]\n\t"
+        "smlad   %[a3], %[xh], %[kh], %[a3]\n\t"
+        "ldr     %[k], [%[w]], #4\n\t"
+        "sxtb16  %[kh], %[k], ror #8\n\t"
+        "sxtb16  %[k], %[k]\n\t"
+        "smlad   %[a0], %[x], %[k], %[a0]\n\t"
+        "smlad   %[a0], %[xh], %[kh], %[a0]\n\t"
+        "cmp     %[in], %[end]\n\t"
+        "bne     1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [in] "+r"(in), [w] "+r"(w), [w3] "+r"(w3),
+          [x] "=&r"(x), [xh] "=&r"(xh), [k] "=&r"(k), [kh] "=&r"(kh)
+        : [end] "r"(end), [s] "r"(stride), [off2] "r"(off2)
+        : "cc", "memory");
+  }
+  for (n &= 3; n > 0; --n, ++in, ++w, ++w3) {
+    const int32_t x = (int32_t)*in + input_offset;
+    a0 = (int32_t)((uint32_t)a0 + (uint32_t)(x * (int32_t)w[0]));
+    a1 = (int32_t)((uint32_t)a1 + (uint32_t)(x * (int32_t)w[w_stride]));
+    a2 = (int32_t)((uint32_t)a2 + (uint32_t)(x * (int32_t)w[2 * w_stride]));
+    a3 = (int32_t)((uint32_t)a3 + (uint32_t)(x * (int32_t)w3[0]));
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+/* Depthwise, one tap of four channels: acc[c] += (in[c] + input_offset) * w[c]. Channels do not mix, so SMLAD's
+ * pairwise sum does not apply: one SMLABB/SMLATT per MAC on the widened lanes, 10 instructions per 4 MACs with the
+ * two loads. Inlined into the op's tap loop, acc stays in registers. */
+static inline void reds_mac4_chan_s8(const int8_t *in, const int8_t *w, int32_t input_offset, int32_t acc[4]) {
+  const uint32_t off2 = reds_m4_offset2(input_offset);
+  const uint32_t x = reds_m4_load4(in), k = reds_m4_load4(w);
+  const uint32_t x02 = __sxtab16(off2, x), x13 = reds_m4_sxtab16_ror8(off2, x);
+  const uint32_t w02 = __sxtb16(k), w13 = reds_m4_sxtb16_ror8(k);
+  acc[0] = __smlabb((int32_t)x02, (int32_t)w02, acc[0]);
+  acc[1] = __smlabb((int32_t)x13, (int32_t)w13, acc[1]);
+  acc[2] = __smlatt((int32_t)x02, (int32_t)w02, acc[2]);
+  acc[3] = __smlatt((int32_t)x13, (int32_t)w13, acc[3]);
+}
+
 /* Depthwise: acc[c] += (in[c] + input_offset) * w[c] for c < n. Channels do not mix, so SMLAD's pairwise sum does
  * not apply; the widened lanes feed one SMLABB/SMLATT per MAC instead, still saving the byte loads and offset adds
  * of the portable loop. */
