@@ -77,7 +77,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     table = rows(result, result.export)
     preset = example.PRESETS["quick" if args.quick else "full"]
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
-           "preset": preset.__dict__, "seconds": round(seconds, 1), "int8_samples": result.export.int8_samples,
+           "preset": preset.__dict__, "seconds": round(seconds, 1),
+           "resumed_from_phase": getattr(args, "resumed_from", None), "int8_samples": result.export.int8_samples,
            "int8_engine": result.export.int8_engine, "model_bytes": result.export.path.stat().st_size,
            "budgets": [{k: r[k] for k in ("fraction", "macs", "params", "accuracy_float", "accuracy_int8",
                                            "flash_weight_bytes", "widths")} for r in table],
@@ -92,7 +93,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
              f"minimum width fraction {args.min_fraction:g}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{preset.pretrain_epochs} pre-training + {preset.finetune_epochs} joint + {preset.bn_epochs} BN "
-             f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine",
+             f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine"
+             f"{' (resumed at phase ' + args.resumed_from + ')' if getattr(args, 'resumed_from', None) else ''}",
              f"int8 accuracy: {result.export.int8_samples} test images, {result.export.int8_engine}; "
              f"one model file of {doc['model_bytes']:,} bytes holds every budget"]
     if base:
@@ -130,7 +132,9 @@ def readme_section(res_dir: Path) -> str:
         out.append("")
         out.append(f"{pre['train_samples'] or 60000} training images, {pre['pretrain_epochs']} pre-training + "
                    f"{pre['finetune_epochs']} joint + {pre['bn_epochs']} BN epochs, seed {d['seed']}, "
-                   f"{d['seconds'] / 60:.0f} min; int8 on {d['int8_samples']} test images; one model file of "
+                   f"{d['seconds'] / 60:.0f} min"
+                   f"{' (resumed at phase ' + d['resumed_from_phase'] + ')' if d.get('resumed_from_phase') else ''}"
+                   f"; int8 on {d['int8_samples']} test images; one model file of "
                    f"{d['model_bytes']:,} bytes. {d.get('method', '')}")
         out.append("")
         base = d.get("baseline") or []
@@ -169,7 +173,8 @@ def _variant(args: argparse.Namespace) -> str:
     """Suffix naming the non-default method options of a run."""
     return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
-        (f"_{args.mode}" if args.mode != "top-down" else "") + (f"_{args.importance}" if args.importance != "l1" else "")
+        (f"_{args.mode}" if args.mode != "top-down" else "") + \
+        (f"_{args.importance}" if args.importance != "l1" else "")
 
 
 def main() -> int:
@@ -177,17 +182,22 @@ def main() -> int:
     example.add_arguments(p)
     p.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoint root (git-ignored)")
     p.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baselines")
+    p.add_argument("--baseline", action="store_true",
+                   help="with --quick: train the from-scratch baselines too (about 6 more minutes)")
     args = p.parse_args()
     run_dir = args.runs / f"train_{args.arch}{'_quick' if args.quick else ''}{_variant(args)}_s{args.seed}"
     args.out = args.out or run_dir / "out"
     args.checkpoint = args.checkpoint or run_dir / "checkpoint"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     t0 = time.time()
+    args.resumed_from = None
+    if (args.checkpoint / "state.json").exists():
+        args.resumed_from = json.loads((args.checkpoint / "state.json").read_text()).get("phase")
     try:
         result = example.run_example(args)
         preset = example.PRESETS["quick" if args.quick else "full"]
         path = write_results(args, result, None, time.time() - t0)  # REDS figures first: baselines take long
-        if not args.no_baseline:
+        if not args.no_baseline and (args.baseline or not args.quick):
             base = baseline(args, result, preset, example.load_data(args, preset), run_dir)
             path = write_results(args, result, base, time.time() - t0)
     except RedsError as exc:
