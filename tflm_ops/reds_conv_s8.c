@@ -34,6 +34,11 @@ typedef struct {
   const int8_t *patch;
   int32_t mode, k, in_width, off;
   int32_t iy0, ix0, fy0, fy1, fx0, fx1; /* the current pixel's origin and valid tap ranges */
+  /* Per pixel: the first valid tap (input pointer, weight offset) and how many; per call: the steps between taps
+   * and between kernel rows, in the input and in the weights. */
+  const int8_t *in0;
+  size_t w0, in_tap_step, in_row_step, w_row_step;
+  int32_t rows, cols;
 } conv_ctx;
 
 static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
@@ -41,38 +46,41 @@ static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
   return c->in_img + ((size_t)(c->iy0 + d->dilation_h * fy) * d->in_w + (size_t)(c->ix0 + d->dilation_w * fx)) * d->in_c;
 }
 
-static inline size_t tap_w(const conv_ctx *c, int32_t fy, int32_t fx) {
-  return ((size_t)fy * c->d.filter_w + (size_t)fx) * c->d.in_c;
-}
-
 /* acc[r] += the pixel's sum for output channels o..o+3 (w_o: weights of channel o). */
 static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[4]) {
+  const int32_t ws = (int32_t)c->w_stride;
   if (c->mode == CONV_PATCH) {
-    reds_dot4_s8(c->patch, w_o, (int32_t)c->w_stride, c->k, c->off, acc);
-  } else if (c->mode == CONV_ROWS) {
-    if (c->fx0 >= c->fx1) return;
-    const int32_t n = (c->fx1 - c->fx0) * c->d.in_c;
-    for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
-      reds_dot4_s8(tap_in(c, fy, c->fx0), w_o + tap_w(c, fy, c->fx0), (int32_t)c->w_stride, n, c->off, acc);
-  } else {
-    for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
-      for (int32_t fx = c->fx0; fx < c->fx1; ++fx)
-        reds_dot4_s8(tap_in(c, fy, fx), w_o + tap_w(c, fy, fx), (int32_t)c->w_stride, c->in_width, c->off, acc);
+    reds_dot4_s8(c->patch, w_o, ws, c->k, c->off, acc);
+    return;
+  }
+  const int8_t *in_r = c->in0, *w_r = w_o + c->w0;
+  if (c->mode == CONV_ROWS) {
+    const int32_t n = c->cols * c->d.in_c;
+    for (int32_t r = 0; r < c->rows; ++r, in_r += c->in_row_step, w_r += c->w_row_step)
+      reds_dot4_s8(in_r, w_r, ws, n, c->off, acc);
+    return;
+  }
+  for (int32_t r = 0; r < c->rows; ++r, in_r += c->in_row_step, w_r += c->w_row_step) {
+    const int8_t *pi = in_r, *pw = w_r;
+    for (int32_t t = 0; t < c->cols; ++t, pi += c->in_tap_step, pw += c->d.in_c)
+      reds_dot4_s8(pi, pw, ws, c->in_width, c->off, acc);
   }
 }
 
 static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t acc) {
   if (c->mode == CONV_PATCH) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
+  const int8_t *in_r = c->in0, *w_r = w_o + c->w0;
   if (c->mode == CONV_ROWS) {
-    if (c->fx0 >= c->fx1) return acc;
-    const int32_t n = (c->fx1 - c->fx0) * c->d.in_c;
-    for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
-      acc = reds_dot_s8(tap_in(c, fy, c->fx0), w_o + tap_w(c, fy, c->fx0), n, c->off, acc);
+    const int32_t n = c->cols * c->d.in_c;
+    for (int32_t r = 0; r < c->rows; ++r, in_r += c->in_row_step, w_r += c->w_row_step)
+      acc = reds_dot_s8(in_r, w_r, n, c->off, acc);
     return acc;
   }
-  for (int32_t fy = c->fy0; fy < c->fy1; ++fy)
-    for (int32_t fx = c->fx0; fx < c->fx1; ++fx)
-      acc = reds_dot_s8(tap_in(c, fy, fx), w_o + tap_w(c, fy, fx), c->in_width, c->off, acc);
+  for (int32_t r = 0; r < c->rows; ++r, in_r += c->in_row_step, w_r += c->w_row_step) {
+    const int8_t *pi = in_r, *pw = w_r;
+    for (int32_t t = 0; t < c->cols; ++t, pi += c->in_tap_step, pw += c->d.in_c)
+      acc = reds_dot_s8(pi, pw, c->in_width, c->off, acc);
+  }
   return acc;
 }
 
@@ -107,12 +115,14 @@ int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_
   const int32_t taps = d->filter_h * d->filter_w;
   int8_t patch[REDS_CONV_PATCH_MAX];
   int8_t wpack[REDS_CONV_WPACK_MAX];
-  conv_ctx c = {*d, input, weights, w_out_stride, patch, CONV_TAPS, 0, in_width, rq->input_offset, 0, 0, 0, 0, 0, 0};
+  conv_ctx c = {*d, input, weights, w_out_stride, patch, CONV_TAPS, 0, in_width, rq->input_offset, 0, 0, 0, 0, 0, 0,
+                input, 0, (size_t)d->dilation_w * d->in_c, (size_t)d->dilation_h * d->in_w * d->in_c,
+                (size_t)d->filter_w * d->in_c, 0, 0};
 
   /* Gathering costs about one instruction per patch byte per pixel; it pays when several channel groups reuse
    * the patch and the rows it merges are short (per-call set-up and tails dominate short dot products). */
   const int64_t k = (int64_t)taps * in_width;
-  const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && out_width >= 8;
+  const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && out_width >= 4;
   if (in_width == d->in_c) {
     if (gather_ok && d->filter_w * d->in_c < 16) c.mode = CONV_PATCH;
     else if (d->dilation_w == 1) c.mode = CONV_ROWS;
@@ -138,7 +148,16 @@ int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_
         c.ix0 = ox * d->stride_w - d->pad_w;
         reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
         int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
-        if (c.mode == CONV_PATCH) gather_patch(&c, patch, in_zp);
+        if (c.mode == CONV_PATCH) {
+          gather_patch(&c, patch, in_zp);
+        } else {
+          c.rows = c.fx0 < c.fx1 ? c.fy1 - c.fy0 : 0;
+          c.cols = c.fx1 - c.fx0;
+          if (c.rows > 0) {
+            c.in0 = tap_in(&c, c.fy0, c.fx0);
+            c.w0 = ((size_t)c.fy0 * d->filter_w + (size_t)c.fx0) * d->in_c;
+          }
+        }
         for (int32_t o = 0; o < out4; o += 4) {
           int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
                             reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};

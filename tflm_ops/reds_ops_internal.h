@@ -11,6 +11,12 @@
 /* Channels handled per pass in the float depthwise kernel: the accumulators live on the stack, no scratch buffer. */
 #define REDS_DW_BLOCK 32
 
+#if defined(__GNUC__)
+#define REDS_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define REDS_LIKELY(x) (x)
+#endif
+
 /* TFLM MultiplyByQuantizedMultiplier (double rounding), bit for bit, in a third of the instructions of the literal
  * form of reds_quant.h (which stays the reference in the unit tests). With P = x*m + 2^30 in 64 bits:
  * - SaturatingRoundingDoublingHighMul(x, m) is y = floor(P / 2^31): gemmlowp's nudge and truncating division give
@@ -27,7 +33,7 @@ static inline int32_t reds_requant_mul(int32_t x, int32_t multiplier, int32_t sh
   return reds_multiply_by_quantized_multiplier(x, multiplier, shift);
 #else
   uint64_t addend = (uint64_t)1 << 30;
-  if (shift < 0) {
+  if (REDS_LIKELY(shift < 0)) { /* multipliers below 1/2: nearly every layer */
     const uint32_t sign = (uint32_t)(x >> 31); /* all ones when x < 0 */
     addend = ((uint64_t)sign << 32) | ((sign & 0x80000000u) | 0x40000000u); /* +-2^30 in two's complement */
   } else {
