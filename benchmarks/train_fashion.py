@@ -172,6 +172,7 @@ def update_readme(res_dir: Path) -> None:
 def _variant(args: argparse.Namespace) -> str:
     """Suffix naming the non-default method options of a run."""
     return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
+        (f"_lr{args.finetune_lr:g}" if args.finetune_lr is not None else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
         (f"_{args.importance}" if args.importance != "l1" else "")

@@ -50,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="compare Taylor scores across groups (global) or only within a group (group)")
     p.add_argument("--min-fraction", type=float, default=0.0,
                    help="every narrowable group keeps at least this fraction of its channels at every budget")
+    p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the joint phase (default 5e-4)")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -95,7 +96,9 @@ def run_example(args: argparse.Namespace) -> Any:
                       pretrain_epochs=args.epochs if args.epochs is not None else preset.pretrain_epochs,
                       finetune_epochs=args.finetune_epochs if args.finetune_epochs is not None
                       else preset.finetune_epochs,
-                      bn_epochs=preset.bn_epochs, importance_batches=preset.importance_batches)
+                      bn_epochs=preset.bn_epochs,
+                      finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
+                      importance_batches=preset.importance_batches)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,
