@@ -122,3 +122,13 @@ def test_given_widths_keep_channel_order():
     subm = tio.parse_model(sub)
     w_sub = tio.buffer_of(subm, subm.subgraphs[0].tensors[subm.subgraphs[0].operators[0].inputs[1]])
     np.testing.assert_array_equal(w_sub, w_orig[:6])
+
+
+def test_minimum_fraction_keeps_a_share_of_every_group():
+    model = tio.parse_model(models.tflite_model("ds_cnn", "int8"))
+    res = convert_model(model, budgets=(1.0, 0.6, 0.4), min_fraction=0.5)
+    for g in res.graph.groups:
+        if not g.fixed:
+            assert all(w[g.id] >= -(-g.size // 2) for w in res.widths), (g, res.widths)
+    with pytest.raises(Exception, match="minimum"):
+        convert_model(model, budgets=(1.0, 0.1), min_fraction=0.9)

@@ -36,7 +36,8 @@ def cmd_convert(a: argparse.Namespace) -> int:
         fractions, widths = load_widths_file(a.widths, graph_from_tflite(model, str(src)))
         budgets = budgets or fractions
     res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
-                        min_width=a.min_width, mode=a.mode, method=a.method, name=str(src))
+                        min_width=a.min_width, min_fraction=a.min_fraction, mode=a.mode,
+                        method=a.method, name=str(src))
     dst = _out_path(src, a.output, ".reds.tflite")
     data = tio.save_model(res.model, dst)
     print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--widths", help="widths.json from training: keep the channel order, use these widths")
     c.add_argument("--importance", default="l1", choices=["l1", "l2"])
     c.add_argument("--min-width", type=int, default=1, help="minimum channels kept per group (default 1)")
+    c.add_argument("--min-fraction", type=float, default=0.0,
+                   help="minimum share of every group's channels kept (e.g. 0.25); default 0")
     c.add_argument("--mode", default="top-down", choices=["top-down", "bottom-up"])
     c.add_argument("--method", default="auto", help="width search: auto (Lagrangian DP), milp, exhaustive")
     c.set_defaults(func=cmd_convert)

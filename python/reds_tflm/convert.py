@@ -36,10 +36,19 @@ class ConvertResult:
     notes: list[str] = field(default_factory=list)
 
 
-def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1) -> WidthProblem:
+def min_widths(graph: WidthGraph, min_width: int = 1, min_fraction: float = 0.0) -> tuple[int, ...]:
+    """Lower bound per group: at least `min_width` channels and `min_fraction` of the group; fixed groups full."""
+    if min_width < 1 or not 0.0 <= min_fraction <= 1.0:
+        raise WidthsError(f"minimum width {min_width} must be >= 1 and minimum fraction {min_fraction} in [0, 1]")
+    return tuple(g.size if g.fixed else min(max(min_width, int(np.ceil(min_fraction * g.size - 1e-9))), g.size)
+                 for g in graph.groups)
+
+
+def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
+                  min_fraction: float = 0.0) -> WidthProblem:
     """The knapsack of one graph: sorted scores per group, fixed groups pinned, MACs from the graph's cost model."""
     const, unary, pair = graph.cost_terms()
-    mins = tuple(g.size if g.fixed else min(max(1, min_width), g.size) for g in graph.groups)
+    mins = min_widths(graph, min_width, min_fraction)
     sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
                         macs_unary=unary, macs_pair=pair)
@@ -109,7 +118,8 @@ def _check_nested(graph: WidthGraph, widths: list[list[int]], where: str) -> Non
 
 def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, macs: Sequence[float] | None = None,
                   widths: list[list[int]] | None = None, importance: str = "l1", min_width: int = 1,
-                  mode: str = "top-down", method: str = "auto", name: str = "model") -> ConvertResult:
+                  min_fraction: float = 0.0, mode: str = "top-down", method: str = "auto",
+                  name: str = "model") -> ConvertResult:
     """Convert a (copied) model. With `widths` given, the channel order is kept (training already ordered it)."""
     model = copy.deepcopy(model)
     for i, op in enumerate(model.subgraphs[0].operators or []):
@@ -123,7 +133,8 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
         scores = tflite_scores(model, graph, importance)
         perms = {g.id: order_by_score(scores[g.id]) for g in graph.groups if not g.fixed}
         permute_tflite(model, graph, perms)
-        problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width)
+        problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width,
+                                min_fraction)
         bmacs = _budget_macs(graph, budgets, macs)
         sols = select_nested(problem, bmacs, mode=mode, method=method)
         widths = [list(map(int, s.widths)) for s in sols]
