@@ -4,10 +4,16 @@ For three Keras models of Fashion-MNIST size (int8, converted with reds_tflm.con
 1.0/0.75/0.5/0.25) the firmware boards/mps2_an386/bench.c runs every REDS op at every budget through the C core
 and counts its instructions exactly (boards/mps2_an386/icount.S). "Whole model" figures are the sum over the REDS
 ops (REDS_FC / REDS_Conv / REDS_DWConv); the builtin ops between them (pooling, mean, reshape) are not in the C core
-and are excluded. Weights are untrained (the cost does not depend on their values); op inputs are random int8.
+and are excluded. Weights are untrained but seeded (keras.utils.set_random_seed(SEED)): the converter ranks channels
+by weight magnitude, so the widths it picks, and hence the counts, depend on them; seeded runs are repeatable. Op
+inputs are seeded random int8.
+
+Two width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
+top-level "models" key) and `min_fraction=0.25` (every group keeps at least a quarter of its channels: under
+"variants"). The proportional-cost target is checked for both.
 
 Writes benchmarks/results/m4.json, benchmarks/results/m4.png and the table between the M4 markers of
-benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR]
+benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR] [--seed N] [--no-readme]
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC, decode  # noqa: E
 
 BUDGETS = [1.0, 0.75, 0.5, 0.25]
 PATHS = ("portable", "dsp")
+SEED = 0
+# Width variants: name -> convert_model's min_fraction. The first is the default and fills the top-level keys.
+VARIANTS = {"default": 0.0, "min_fraction_0.25": 0.25}
 
 
-def keras_models() -> dict:
+def keras_models(seed: int = SEED) -> dict:
     import keras
     from keras import layers as L
+    # Seeds Python's random, NumPy and the backend: the initial weights, hence the converter's widths, repeat.
+    keras.utils.set_random_seed(seed)
     i = keras.Input((784,), batch_size=1)
     fc2 = keras.Model(i, L.Dense(10)(L.Dense(128, activation="relu")(i)), name="fc2")
 
@@ -157,72 +168,94 @@ def run_bench(header: Path, build: Path, arch: str, opt: str = "-O2") -> tuple[d
     return {"set_budget": r.values()["set_budget"], "ops": counts}, core_code_bytes(d / "bench.map")
 
 
-def measure(build: Path) -> dict:
+def measure_model(model, name: str, min_fraction: float, build: Path, result: dict, seed: int) -> dict:
+    """Convert one int8 model at BUDGETS with `min_fraction` and count the instructions of its REDS ops."""
     from reds_tflm.convert import convert_model
     from reds_tflm.materialize import materialize
+    conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name)
+    reds_bytes = tio.serialize_model(conv.model)
+    cases = reds_cases(conv.model, np.random.default_rng(seed))  # same input data for every variant
+    header = m4gen.write_cases_header(cases, build / f"{name}.h")
+    meta_macs = [int(b["macs"]) for b in json.loads(tio.get_metadata(conv.model, "reds"))["budgets"]]
+    widths = {c.name: decode(c.op, c.options) for c in cases}
+    entry = {"macs": [int(sum(c.macs[k] for c in cases)) for k in range(len(BUDGETS))],
+             "metadata_macs": meta_macs,
+             # MACs of FC/Conv/DW ops the converter left builtin (no narrowable channel) are not in the C core.
+             "reds_share_of_model_macs": [round(a / b, 4) for a, b in zip(
+                 [sum(c.macs[k] for c in cases) for k in range(len(BUDGETS))], meta_macs)],
+             "model_flash_bytes": len(reds_bytes),
+             "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
+             "instructions": {},
+             "ops": [{"name": c.name, "op": c.op, "macs": c.macs,
+                      "out_widths": list(widths[c.name].out_widths), "in_widths": list(widths[c.name].in_widths),
+                      "instructions": {}} for c in cases]}
+    for arch in PATHS:
+        res, code = run_bench(header, build / name, arch)
+        result["set_budget_instructions"][arch] = res["set_budget"]
+        result["code_flash_bytes"].setdefault(arch, {})["-O2"] = code
+        m4run.build("bench", build / name / f"{arch}-Os", arch=arch, opt="-Os", BENCH_MODEL=str(header))
+        result["code_flash_bytes"][arch]["-Os"] = core_code_bytes(build / name / f"{arch}-Os" / "bench.map")
+        for i, op in enumerate(entry["ops"]):
+            op["instructions"][arch] = [res["ops"][i][k] for k in range(len(BUDGETS))]
+        entry["instructions"][arch] = [sum(op["instructions"][arch][k] for op in entry["ops"])
+                                       for k in range(len(BUDGETS))]
+    return entry
+
+
+def measure(build: Path, seed: int = SEED) -> dict:
     result: dict = {"target": "QEMU mps2-an386 Cortex-M4F, -icount shift=0, arm-none-eabi-gcc -O2",
-                    "budgets": BUDGETS, "set_budget_instructions": {}, "code_flash_bytes": {}, "models": {}}
-    rng = np.random.default_rng(0)
-    for name, km in keras_models().items():
+                    "seed": seed, "budgets": BUDGETS, "min_fraction": VARIANTS["default"],
+                    "set_budget_instructions": {}, "code_flash_bytes": {}, "models": {},
+                    "variants": {v: {"min_fraction": f, "models": {}} for v, f in VARIANTS.items() if v != "default"}}
+    for i, (name, km) in enumerate(keras_models(seed).items()):
         model = tio.parse_model(int8_tflite(km), name)
-        conv = convert_model(model, budgets=BUDGETS, name=name)
-        reds_bytes = tio.serialize_model(conv.model)
-        cases = reds_cases(conv.model, rng)
-        header = m4gen.write_cases_header(cases, build / f"{name}.h")
-        meta_macs = [int(b["macs"]) for b in json.loads(tio.get_metadata(conv.model, "reds"))["budgets"]]
-        entry = {"macs": [int(sum(c.macs[k] for c in cases)) for k in range(len(BUDGETS))],
-                 "metadata_macs": meta_macs,
-                 # MACs of FC/Conv/DW ops the converter left builtin (no narrowable channel) are not in the C core.
-                 "reds_share_of_model_macs": [round(a / b, 4) for a, b in zip(
-                     [sum(c.macs[k] for c in cases) for k in range(len(BUDGETS))], meta_macs)],
-                 "model_flash_bytes": len(reds_bytes),
-                 "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
-                 "instructions": {}, "ops": [{"name": c.name, "op": c.op, "macs": c.macs, "instructions": {}}
-                                             for c in cases]}
-        for arch in PATHS:
-            res, code = run_bench(header, build / name, arch)
-            result["set_budget_instructions"][arch] = res["set_budget"]
-            result["code_flash_bytes"].setdefault(arch, {})["-O2"] = code
-            m4run.build("bench", build / name / f"{arch}-Os", arch=arch, opt="-Os", BENCH_MODEL=str(header))
-            result["code_flash_bytes"][arch]["-Os"] = core_code_bytes(build / name / f"{arch}-Os" / "bench.map")
-            for i, op in enumerate(entry["ops"]):
-                op["instructions"][arch] = [res["ops"][i][k] for k in range(len(BUDGETS))]
-            entry["instructions"][arch] = [sum(op["instructions"][arch][k] for op in entry["ops"])
-                                           for k in range(len(BUDGETS))]
-        result["models"][name] = entry
+        for variant, frac in VARIANTS.items():
+            entry = measure_model(model, name, frac, build / variant, result, seed + i)
+            (result["models"] if variant == "default" else result["variants"][variant]["models"])[name] = entry
     return result
 
 
-def checks(result: dict) -> dict:
-    """The targets: set_budget <= 50 instructions; cost(b) <= MACs(b)/MACs(0) * cost(0) + 5 % cost(0)."""
-    out = {"set_budget_le_50": {p: result["set_budget_instructions"][p] <= 50 for p in PATHS}, "proportional": {}}
-    for name, m in result["models"].items():
+def proportional(models: dict) -> dict:
+    """cost(b) <= MACs(b)/MACs(0) * cost(0) + 5 % cost(0), per model and path."""
+    out = {}
+    for name, m in models.items():
         for p in PATHS:
             c, macs = m["instructions"][p], m["macs"]
             bound = [macs[k] / macs[0] * c[0] + 0.05 * c[0] for k in range(len(c))]
-            out["proportional"][f"{name}/{p}"] = {"ok": all(c[k] <= bound[k] for k in range(len(c))),
-                                                  "excess_over_proportional_pct":
-                                                  [round(100 * (c[k] - macs[k] / macs[0] * c[0]) / c[0], 2)
-                                                   for k in range(len(c))]}
+            out[f"{name}/{p}"] = {"ok": all(c[k] <= bound[k] for k in range(len(c))),
+                                  "excess_over_proportional_pct":
+                                  [round(100 * (c[k] - macs[k] / macs[0] * c[0]) / c[0], 2) for k in range(len(c))]}
+    return out
+
+
+def checks(result: dict) -> dict:
+    """The targets: set_budget <= 50 instructions; the proportional bound for each width variant."""
+    out = {"set_budget_le_50": {p: result["set_budget_instructions"][p] <= 50 for p in PATHS},
+           "proportional": proportional(result["models"])}
+    for v in result.get("variants", {}).values():
+        v["checks"] = {"proportional": proportional(v["models"])}
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--seed", type=int, default=SEED, help="Keras initialisers and op inputs")
+    ap.add_argument("--no-readme", action="store_true", help="do not rewrite the README section")
     args = ap.parse_args(argv)
     missing = m4run.missing_tools()
     if missing:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="reds-m4-") as tmp:
-        result = measure(Path(tmp))
+        result = measure(Path(tmp), args.seed)
     result["checks"] = checks(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "m4.json").write_text(json.dumps(result, indent=1) + "\n")
     import m4report
     m4report.plot(result, args.out / "m4.png")
-    m4report.update_readme(result, ROOT / "benchmarks" / "README.md")
+    if not args.no_readme:
+        m4report.update_readme(result, ROOT / "benchmarks" / "README.md")
     print(m4report.table(result))
     return 0
 

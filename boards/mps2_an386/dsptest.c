@@ -1,6 +1,12 @@
 /* The Cortex-M4 DSP inner loops (tflm_ops/arch/cortex_m4) against the plain definition of their result, on
- * random and extreme data, every length 0..67, every pointer misalignment, and 32-bit wrap-around. Also prints
- * their instruction counts next to the plain loops' for a 64-element call. Exit status 0 only if all agree. */
+ * random and extreme data, every length 0..67, every pointer misalignment, and 32-bit wrap-around:
+ *   reds_dot_s8        one row, n elements
+ *   reds_dot4_s8       four rows, n elements, row strides n, n+1, n+3 and 75 bytes (rows misaligned to each other)
+ *   reds_mac_chan_s8   n channels of one depthwise tap
+ *   reds_mac4_chan_s8  four channels over n taps, as the depthwise op calls it (tap strides of 4..7 bytes, so
+ *                      every tap after the first starts at a different alignment)
+ * Also prints their instruction counts next to the plain loops' for a 64-element call. Exit status 0 only if all
+ * agree. */
 #include <stdint.h>
 
 #include "icount.h"
@@ -31,6 +37,19 @@ __attribute__((noinline)) static void plain_mac(int32_t *acc, const int8_t *in, 
     for (int32_t c = 0; c < n; ++c) acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)(((int32_t)in[c] + off) * w[c]));
 }
 
+__attribute__((noinline)) static void plain_dot4(const int8_t *in, const int8_t *w, int32_t stride, int32_t n,
+                                                  int32_t off, int32_t *acc)
+{
+    for (int32_t r = 0; r < 4; ++r) acc[r] = plain_dot(in, w + r * stride, n, off, acc[r]);
+}
+
+/* n taps of four channels; the taps are in_step bytes apart in the input and w_step in the weights. */
+__attribute__((noinline)) static void plain_mac4_taps(const int8_t *in, int32_t in_step, const int8_t *w,
+                                                      int32_t w_step, int32_t n, int32_t off, int32_t *acc)
+{
+    for (int32_t t = 0; t < n; ++t) plain_mac(acc, in + t * in_step, w + t * w_step, 4, off);
+}
+
 __attribute__((noinline)) static int32_t dsp_dot(const int8_t *in, const int8_t *w, int32_t n, int32_t off,
                                                  int32_t acc)
 {
@@ -42,12 +61,28 @@ __attribute__((noinline)) static void dsp_mac(int32_t *acc, const int8_t *in, co
     reds_mac_chan_s8(acc, in, w, n, off);
 }
 
-static int8_t buf_in[80], buf_w[80];
+__attribute__((noinline)) static void dsp_dot4(const int8_t *in, const int8_t *w, int32_t stride, int32_t n,
+                                                int32_t off, int32_t *acc)
+{
+    reds_dot4_s8(in, w, stride, n, off, acc);
+}
+
+/* The accumulators are locals across the tap loop, as in the depthwise op (where they stay in registers). */
+__attribute__((noinline)) static void dsp_mac4_taps(const int8_t *in, int32_t in_step, const int8_t *w,
+                                                    int32_t w_step, int32_t n, int32_t off, int32_t *acc)
+{
+    int32_t a[4] = {acc[0], acc[1], acc[2], acc[3]};
+    for (int32_t t = 0; t < n; ++t) reds_mac4_chan_s8(in + t * in_step, w + t * w_step, off, a);
+    for (int r = 0; r < 4; ++r) acc[r] = a[r];
+}
+
+#define BUF 512
+static int8_t buf_in[BUF], buf_w[BUF];
 static int32_t acc_a[72], acc_b[72];
 
 static void fill(int mode)
 {
-    for (int i = 0; i < 80; ++i) {
+    for (int i = 0; i < BUF; ++i) {
         switch (mode) {
         case 0: buf_in[i] = (int8_t)rnd(); buf_w[i] = (int8_t)rnd(); break;
         case 1: buf_in[i] = -128; buf_w[i] = -128; break;
@@ -90,6 +125,53 @@ static void run_mac(void *p)
     if (c->dsp) dsp_mac(acc_a, buf_in, buf_w, c->n, c->off);
     else plain_mac(acc_a, buf_in, buf_w, c->n, c->off);
 }
+static void run_dot4(void *p)
+{
+    const struct call *c = p;
+    if (c->dsp) dsp_dot4(buf_in, buf_w, c->n, c->n, c->off, acc_a);
+    else plain_dot4(buf_in, buf_w, c->n, c->n, c->off, acc_a);
+}
+static void run_mac4(void *p) /* 16 taps of 4 channels: 64 MACs */
+{
+    const struct call *c = p;
+    if (c->dsp) dsp_mac4_taps(buf_in, 4, buf_w, 4, c->n / 4, c->off, acc_a);
+    else plain_mac4_taps(buf_in, 4, buf_w, 4, c->n / 4, c->off, acc_a);
+}
+
+static int same4(const int32_t *a, const int32_t *b)
+{
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* reds_dot4_s8 and reds_mac4_chan_s8 for one length, misalignment and offset, from a random start and from
+ * accumulators next to INT32_MAX / INT32_MIN (both must wrap identically). Returns the number of cases. */
+static int check_four(int32_t n, int32_t mis, int32_t off)
+{
+    static const int32_t extra_stride[] = {0, 1, 3, -1};
+    int cases = 0;
+    for (int start = 0; start < 2; ++start) {
+        int32_t a[4], b[4];
+        for (int r = 0; r < 4; ++r)
+            a[r] = start == 0 ? (int32_t)rnd() : (r & 1 ? INT32_MIN + 2 : INT32_MAX - 3);
+        for (unsigned si = 0; si < sizeof extra_stride / sizeof extra_stride[0]; ++si) {
+            const int32_t stride = extra_stride[si] < 0 ? 75 : n + extra_stride[si];
+            const int8_t *in = buf_in + mis, *w = buf_w + (3 - mis);
+            for (int r = 0; r < 4; ++r) b[r] = a[r];
+            int32_t c[4] = {a[0], a[1], a[2], a[3]};
+            plain_dot4(in, w, stride, n, off, b);
+            dsp_dot4(in, w, stride, n, off, c);
+            if (!same4(b, c)) fail(start ? "dot4-wrap" : "dot4", n, mis, off);
+            ++cases;
+        }
+        /* Depthwise: tap steps of 4 + mis (input) and 7 - mis (weights), so the taps cross every alignment. */
+        int32_t d[4] = {a[0], a[1], a[2], a[3]}, e[4] = {a[0], a[1], a[2], a[3]};
+        plain_mac4_taps(buf_in + mis, 4 + mis, buf_w + (3 - mis), 7 - mis, n, off, d);
+        dsp_mac4_taps(buf_in + mis, 4 + mis, buf_w + (3 - mis), 7 - mis, n, off, e);
+        if (!same4(d, e)) fail(start ? "mac4_chan-wrap" : "mac4_chan", n, mis, off);
+        ++cases;
+    }
+    return cases;
+}
 
 int main(void)
 {
@@ -117,7 +199,7 @@ int main(void)
                                 fail("mac_chan", n, mis, off);
                                 break;
                             }
-                        cases += 3;
+                        cases += 3 + check_four(n, mis, off);
                     }
                 }
             }
@@ -135,6 +217,14 @@ int main(void)
     m4_put_kv("instructions_mac_chan64_plain", (int32_t)m4_icount_call(run_mac, &c));
     c.dsp = 1;
     m4_put_kv("instructions_mac_chan64_dsp", (int32_t)m4_icount_call(run_mac, &c));
+    c.dsp = 0;
+    m4_put_kv("instructions_dot4x64_plain", (int32_t)m4_icount_call(run_dot4, &c));
+    c.dsp = 1;
+    m4_put_kv("instructions_dot4x64_dsp", (int32_t)m4_icount_call(run_dot4, &c));
+    c.dsp = 0;
+    m4_put_kv("instructions_mac4_chan16taps_plain", (int32_t)m4_icount_call(run_mac4, &c));
+    c.dsp = 1;
+    m4_put_kv("instructions_mac4_chan16taps_dsp", (int32_t)m4_icount_call(run_mac4, &c));
 
     m4_put_kv("failures", failures);
     return failures == 0 ? 0 : 1;

@@ -33,5 +33,6 @@ extern const reds_test_case reds_tests_budget[];
 extern const reds_test_case reds_tests_quant[];
 extern const reds_test_case reds_tests_options[];
 extern const reds_test_case reds_tests_ops[];
+extern const reds_test_case reds_tests_requant[];
 
 #endif /* REDS_TEST_H_ */

@@ -8,7 +8,8 @@
 int reds_test_current_failed = 0;
 
 int main(int argc, char **argv) {
-  const reds_test_case *tables[] = {reds_tests_budget, reds_tests_quant, reds_tests_options, reds_tests_ops};
+  const reds_test_case *tables[] = {reds_tests_budget, reds_tests_quant, reds_tests_options, reds_tests_ops,
+                                    reds_tests_requant};
   int passed = 0, failed = 0;
   for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); ++t) {
     for (const reds_test_case *c = tables[t]; c->name != NULL; ++c) {
