@@ -162,3 +162,23 @@ def test_nested_widths_meet_mac_and_memory_budgets(mode: str) -> None:
 def test_sliced_net_refuses_unsupported_layers() -> None:
     with pytest.raises(UnsupportedModelError, match="Concatenate"):
         graph_from_keras(_model("concat"))
+
+
+def test_bn_recalibration_sets_the_average_batch_statistics() -> None:
+    from reds_tflm.keras.loops import recalibrate_bn
+    keras.utils.set_random_seed(0)
+    i = keras.Input((5, 5, 2))
+    c = keras.layers.Conv2D(3, 3, name="c")(i)
+    d = keras.layers.Dropout(0.5, name="d")(c)
+    b = keras.layers.BatchNormalization(name="b")(d)
+    m = keras.Model(i, keras.layers.GlobalAveragePooling2D()(b))
+    bn = m.get_layer("b")
+    bn.moving_mean.assign(np.full(3, 7.0, np.float32))
+    bn.moving_variance.assign(np.full(3, 9.0, np.float32))
+    x = np.random.default_rng(6).normal(1.0, 2.0, (40, 5, 5, 2)).astype(np.float32)
+    assert recalibrate_bn(m, x, batch_size=10, max_batches=4)
+    feats = np.asarray(keras.Model(i, c)(x)).reshape(4, -1, 3)  # four batches of 10 (order is irrelevant)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), feats.reshape(-1, 3).mean(0), rtol=1e-4, atol=1e-5)
+    assert np.all(bn.moving_variance.numpy() < 9.0) and np.all(bn.moving_variance.numpy() > 0)
+    assert m.get_layer("d").rate == 0.5 and bn.momentum == 0.99  # restored
+    assert not recalibrate_bn(_model("mlp"), np.zeros((4, 20), np.float32))

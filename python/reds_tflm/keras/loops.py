@@ -98,7 +98,7 @@ def run_epoch(step: Callable, x: np.ndarray, y: np.ndarray, batch_size: int, rng
 
 
 def recalibrate_bn(model: Any, x: np.ndarray, batch_size: int = 200, max_batches: int = 50,
-                   seed: int = 0) -> None:
+                   seed: int = 0) -> bool:
     """Replace every BN's moving statistics by the exact average of its batch statistics over `max_batches`.
 
     Momentum-0.99 running averages lag the weights when an epoch has few steps (a subset, a short run), and the
@@ -109,7 +109,7 @@ def recalibrate_bn(model: Any, x: np.ndarray, batch_size: int = 200, max_batches
     from .graph import kind_of
     bns = [l for l in model.layers if kind_of(l) == "bn"]
     if not bns:
-        return
+        return False
     drops = [l for l in model.layers if hasattr(l, "rate") and kind_of(l) == "pass"]
     saved = [(l, l.momentum) for l in bns] + [(l, l.rate) for l in drops]
     try:
@@ -128,6 +128,7 @@ def recalibrate_bn(model: Any, x: np.ndarray, batch_size: int = 200, max_batches
                 l.rate = v
             else:
                 l.momentum = v
+    return True
 
 
 def accuracies(net: SlicedNet, widths: Sequence[Sequence[int]], x: np.ndarray, y: np.ndarray,

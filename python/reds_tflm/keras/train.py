@@ -110,8 +110,7 @@ def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float,
                                                 "val_accuracy": [acc]})
         log.info("%s epoch %d: loss %.4f, val accuracy %.4f", phase, e + 1, loss[0], acc)
         state["epoch"] = e + 1
-        if e + 1 == epochs:
-            recalibrate_bn(model, x, seed=seed)
+        if e + 1 == epochs and recalibrate_bn(model, x, seed=seed):
             state.setdefault("history", []).append({"phase": phase, "epoch": e + 1, "bn_recalibrated": True,
                                                     "val_accuracy": [model_accuracy(model, xv, yv)]})
             log.info("%s: BN statistics recalibrated, val accuracy %.4f", phase, state["history"][-1]
