@@ -20,18 +20,23 @@ int reds_conv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, reds
 /* How the dot products of one output pixel walk the taps.
  *   PATCH: the pixel's taps are gathered (padding taps = input zero point, which contributes 0) into one
  *          contiguous vector of K = taps * in_width bytes, and the weights of a channel are K contiguous bytes
- *          (the tensor itself at full input width, else the packed copy): one dot product per channel group.
+ *          (the tensor itself at full input width, else a packed copy): one dot product per channel group. When
+ *          the packed weights of all active channels exceed the stack buffer, the channels are done in chunks
+ *          (one pass over all pixels per chunk, the patch gathered again in each pass).
+ *   POINT: a 1x1 kernel: the pixel's one tap is already a contiguous vector of in_width bytes in the input, and
+ *          channel o's active weights are the first in_width bytes of its row: one dot product per channel group,
+ *          read in place (no gather, no packing, whatever the active input width).
  *   ROWS:  full input width, dilation_w 1: the valid taps of one kernel row are contiguous in the input and in the
  *          weights: one dot product per valid kernel row.
  *   TAPS:  one dot product of in_width per valid tap. */
-enum { CONV_PATCH, CONV_ROWS, CONV_TAPS };
+enum { CONV_PATCH, CONV_POINT, CONV_ROWS, CONV_TAPS };
 
 typedef struct {
   reds_conv_dims d;     /* a copy: int8 output stores could alias *d and force reloads */
   const int8_t *in_img; /* the batch's input image */
   const int8_t *w;      /* weights as the dot products read them (tensor or packed copy) */
   size_t w_stride;      /* bytes between output channels in w */
-  const int8_t *patch;
+  const int8_t *patch;  /* PATCH: the gathered field; POINT: the pixel's input vector */
   int32_t mode, k, in_width, off;
   int32_t iy0, ix0, fy0, fy1, fx0, fx1; /* the current pixel's origin and valid tap ranges */
   /* Per pixel: the first valid tap (input pointer, weight offset) and how many; per call: the steps between taps
@@ -49,7 +54,7 @@ static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
 /* acc[r] += the pixel's sum for output channels o..o+3 (w_o: weights of channel o). */
 static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[4]) {
   const int32_t ws = (int32_t)c->w_stride;
-  if (c->mode == CONV_PATCH) {
+  if (c->mode <= CONV_POINT) {
     reds_dot4_s8(c->patch, w_o, ws, c->k, c->off, acc);
     return;
   }
@@ -68,7 +73,7 @@ static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[
 }
 
 static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t acc) {
-  if (c->mode == CONV_PATCH) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
+  if (c->mode <= CONV_POINT) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
   const int8_t *in_r = c->in0, *w_r = w_o + c->w0;
   if (c->mode == CONV_ROWS) {
     const int32_t n = c->cols * c->d.in_c;
@@ -98,7 +103,13 @@ static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
     if (d->dilation_w == 1 && n == d->in_c) {
       reds_copy_s8(dst + (size_t)c->fx0 * n, tap_in(c, fy, c->fx0), (c->fx1 - c->fx0) * n);
     } else {
-      for (int32_t fx = c->fx0; fx < c->fx1; ++fx) reds_copy_s8(dst + (size_t)fx * n, tap_in(c, fy, fx), n);
+      /* Whole words per tap when the pixel has room (n4 <= in_c): the bytes past n land where the next tap (or
+       * fill) is written next, or in the patch's slack after the last tap. */
+      const int32_t n4 = (n + 3) & ~3;
+      const int32_t nc = n4 <= d->in_c ? n4 : n;
+      const int8_t *src = tap_in(c, fy, c->fx0);
+      int8_t *out = dst + (size_t)c->fx0 * n;
+      for (int32_t fx = c->fx0; fx < c->fx1; ++fx, src += c->in_tap_step, out += n) reds_copy_s8(out, src, nc);
     }
     reds_fill_s8(dst + (size_t)c->fx1 * n, zp, (fw - c->fx1) * n);
   }
@@ -113,62 +124,82 @@ int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_
   const int8_t in_zp = (int8_t)(-rq->input_offset); /* (in_zp + input_offset) * w == 0: a neutral padding tap */
   const size_t w_out_stride = (size_t)d->filter_h * d->filter_w * d->in_c;
   const int32_t taps = d->filter_h * d->filter_w;
-  int8_t patch[REDS_CONV_PATCH_MAX];
+  int8_t patch[REDS_CONV_PATCH_MAX + 4]; /* + slack for gather_patch's word-rounded copies */
   int8_t wpack[REDS_CONV_WPACK_MAX];
   conv_ctx c = {*d, input, weights, w_out_stride, patch, CONV_TAPS, 0, in_width, rq->input_offset, 0, 0, 0, 0, 0, 0,
                 input, 0, (size_t)d->dilation_w * d->in_c, (size_t)d->dilation_h * d->in_w * d->in_c,
                 (size_t)d->filter_w * d->in_c, 0, 0};
 
-  /* Gathering costs about one instruction per patch byte per pixel; it pays when several channel groups reuse
-   * the patch and the rows it merges are short (per-call set-up and tails dominate short dot products). */
+  /* Gathering costs about one instruction per patch byte per pixel (and per pass); it pays when several channel
+   * groups reuse the patch and the rows it merges are short (per-call set-up and tails dominate short dot
+   * products). */
   const int64_t k = (int64_t)taps * in_width;
   const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && out_width >= 4;
-  if (in_width == d->in_c) {
+  int32_t chunk = out_width; /* output channels per pass over the pixels */
+  if (taps == 1) {
+    c.mode = CONV_POINT;
+  } else if (in_width == d->in_c) {
     if (gather_ok && d->filter_w * d->in_c < 16) c.mode = CONV_PATCH;
     else if (d->dilation_w == 1) c.mode = CONV_ROWS;
-  } else if (gather_ok && k * out_width <= REDS_CONV_WPACK_MAX && in_width < 16) {
-    /* Narrow slice: pack the active weights once per call so that each channel is one contiguous vector. */
-    for (int32_t o = 0; o < out_width; ++o)
-      for (int32_t t = 0; t < taps; ++t)
-        reds_copy_s8(wpack + ((size_t)o * taps + t) * in_width, weights + o * w_out_stride + (size_t)t * d->in_c,
-                     in_width);
+  } else if (gather_ok && in_width < 16 && 4 * k <= REDS_CONV_WPACK_MAX) {
+    /* Narrow slice: the active weights of as many channels as fit (whole groups of 4, or all the rest) are packed
+     * into a contiguous stack copy per pass, so that each channel is one vector. */
+    const int32_t cap = (int32_t)(REDS_CONV_WPACK_MAX / k);
+    if (out_width > cap) chunk = cap & ~3;
     c.mode = CONV_PATCH;
     c.w = wpack;
     c.w_stride = (size_t)k;
   }
   c.k = (int32_t)k;
 
-  const int32_t out4 = out_width & ~3;
-  for (int32_t b = 0; b < d->batches; ++b) {
-    c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
-    for (int32_t oy = 0; oy < d->out_h; ++oy) {
-      c.iy0 = oy * d->stride_h - d->pad_h;
-      reds_tap_range(c.iy0, d->dilation_h, d->in_h, d->filter_h, &c.fy0, &c.fy1);
-      for (int32_t ox = 0; ox < d->out_w; ++ox) {
-        c.ix0 = ox * d->stride_w - d->pad_w;
-        reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
-        int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
-        if (c.mode == CONV_PATCH) {
-          gather_patch(&c, patch, in_zp);
-        } else {
-          c.rows = c.fx0 < c.fx1 ? c.fy1 - c.fy0 : 0;
-          c.cols = c.fx1 - c.fx0;
-          if (c.rows > 0) {
-            c.in0 = tap_in(&c, c.fy0, c.fx0);
-            c.w0 = ((size_t)c.fy0 * d->filter_w + (size_t)c.fx0) * d->in_c;
+  for (int32_t o0 = 0; o0 < out_width;) {
+    const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
+    if (c.w == wpack) {
+      for (int32_t o = o0; o < o1; ++o)
+        for (int32_t t = 0; t < taps; ++t)
+          reds_copy_s8(wpack + ((size_t)(o - o0) * taps + t) * in_width,
+                       weights + o * w_out_stride + (size_t)t * d->in_c, in_width);
+    }
+    const int8_t *w_base = c.w == wpack ? wpack : weights + o0 * w_out_stride;
+    const int32_t o4 = o0 + ((o1 - o0) & ~3);
+    for (int32_t b = 0; b < d->batches; ++b) {
+      c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
+      for (int32_t oy = 0; oy < d->out_h; ++oy) {
+        c.iy0 = oy * d->stride_h - d->pad_h;
+        reds_tap_range(c.iy0, d->dilation_h, d->in_h, d->filter_h, &c.fy0, &c.fy1);
+        for (int32_t ox = 0; ox < d->out_w; ++ox) {
+          c.ix0 = ox * d->stride_w - d->pad_w;
+          reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
+          int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
+          if (c.mode == CONV_PATCH) {
+            gather_patch(&c, patch, in_zp);
+          } else if (c.mode == CONV_POINT) {
+            /* A 1x1 tap can only be invalid when it falls into padding: then the sum is empty. */
+            const int valid = c.fx0 < c.fx1 && c.fy0 < c.fy1;
+            c.k = valid ? in_width : 0;
+            c.patch = valid ? tap_in(&c, 0, 0) : patch;
+          } else {
+            c.rows = c.fx0 < c.fx1 ? c.fy1 - c.fy0 : 0;
+            c.cols = c.fx1 - c.fx0;
+            if (c.rows > 0) {
+              c.in0 = tap_in(&c, c.fy0, c.fx0);
+              c.w0 = ((size_t)c.fy0 * d->filter_w + (size_t)c.fx0) * d->in_c;
+            }
           }
+          for (int32_t o = o0; o < o4; o += 4) {
+            int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                              reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+            pixel_dot4(&c, w_base + (o - o0) * c.w_stride, acc);
+            reds_requant4_at(out_px + o, acc, &v, o);
+          }
+          for (int32_t o = o4; o < o1; ++o)
+            out_px[o] = reds_requant_at(pixel_dot1(&c, w_base + (o - o0) * c.w_stride, reds_bias_or_zero(bias, o)),
+                                        &v, o);
+          if (o1 == out_width) reds_fill_s8(out_px + out_width, zero, d->out_c - out_width);
         }
-        for (int32_t o = 0; o < out4; o += 4) {
-          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
-                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
-          pixel_dot4(&c, c.w + o * c.w_stride, acc);
-          reds_requant4_at(out_px + o, acc, &v, o);
-        }
-        for (int32_t o = out4; o < out_width; ++o)
-          out_px[o] = reds_requant_at(pixel_dot1(&c, c.w + o * c.w_stride, reds_bias_or_zero(bias, o)), &v, o);
-        reds_fill_s8(out_px + out_width, zero, d->out_c - out_width);
       }
     }
+    o0 = o1;
   }
   return REDS_OK;
 }

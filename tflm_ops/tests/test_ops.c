@@ -96,14 +96,16 @@ static void slice_last(const void *src, void *dst, size_t rows, int32_t full, in
   for (size_t r = 0; r < rows; ++r) memcpy((char *)dst + r * w * elem, (const char *)src + r * full * elem, w * elem);
 }
 
-static void random_conv_dims(reds_conv_dims *d, int dw) {
+/* wide: more channels (conv: in 8..24, out 16..48), so that a narrow slice's packed weights exceed the conv's
+ * 1 KB stack buffer and it packs and runs the output channels in chunks. */
+static void random_conv_dims(reds_conv_dims *d, int dw, int wide) {
   for (;;) {
     memset(d, 0, sizeof(*d));
     d->batches = rnd_range(1, 2);
     d->in_h = rnd_range(1, 7);
     d->in_w = rnd_range(1, 7);
-    d->in_c = rnd_range(1, dw ? 40 : 12); /* > REDS_DW_BLOCK exercises the channel blocking */
-    d->out_c = dw ? d->in_c : rnd_range(1, 10);
+    d->in_c = wide ? rnd_range(8, 24) : rnd_range(1, dw ? 40 : 12); /* > REDS_DW_BLOCK: channel blocking */
+    d->out_c = dw ? d->in_c : (wide ? rnd_range(16, 48) : rnd_range(1, 10));
     d->filter_h = rnd_range(1, 3);
     d->filter_w = rnd_range(1, 3);
     d->stride_h = rnd_range(1, 3);
@@ -129,9 +131,9 @@ static void random_quant(reds_quant_params_s8 *qp, float *scales, int32_t out_c)
   qp->activation = rnd_range(0, 3);
 }
 
-static void conv_s8_case(int dw) {
+static void conv_s8_case(int dw, int wide) {
   reds_conv_dims d;
-  random_conv_dims(&d, dw);
+  random_conv_dims(&d, dw, wide);
   const size_t in_n = (size_t)d.batches * d.in_h * d.in_w * d.in_c;
   const size_t w_n = (size_t)(dw ? 1 : d.out_c) * d.filter_h * d.filter_w * d.in_c;
   const size_t px = (size_t)d.batches * d.out_h * d.out_w;
@@ -147,7 +149,7 @@ static void conv_s8_case(int dw) {
   rq.multiplier = mult;
   rq.shift = shift;
   CHECK_EQ_INT(dw ? reds_dwconv_s8_prepare(&d, &qp, &rq) : reds_conv_s8_prepare(&d, &qp, &rq), REDS_OK);
-  const int32_t iw = rnd_range(1, d.in_c);
+  const int32_t iw = wide ? rnd_range(1, d.in_c < 15 ? d.in_c : 15) : rnd_range(1, d.in_c);
   const int32_t ow = dw ? iw : rnd_range(1, d.out_c);
   int8_t *out = (int8_t *)malloc(px * d.out_c);
   memset(out, 0x5a, px * d.out_c);
@@ -178,7 +180,7 @@ static void conv_s8_case(int dw) {
 
 static void conv_f32_case(int dw) {
   reds_conv_dims d;
-  random_conv_dims(&d, dw);
+  random_conv_dims(&d, dw, 0);
   const size_t in_n = (size_t)d.batches * d.in_h * d.in_w * d.in_c;
   const size_t w_n = (size_t)(dw ? 1 : d.out_c) * d.filter_h * d.filter_w * d.in_c;
   const size_t px = (size_t)d.batches * d.out_h * d.out_w;
@@ -287,9 +289,12 @@ static void fc_case(int is_float) {
 #define REPEAT 150
 static void test_fc_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) fc_case(0); }
 static void test_fc_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) fc_case(1); }
-static void test_conv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(0); }
+static void test_conv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(0, 0); }
+static void test_conv_s8_wide_matches_sliced_reference(void) {
+  for (int i = 0; i < REPEAT / 3; ++i) conv_s8_case(0, 1);
+}
 static void test_conv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(0); }
-static void test_dwconv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(1); }
+static void test_dwconv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0); }
 static void test_dwconv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(1); }
 
 static void test_conv_geometry_tflm_padding(void) {
@@ -411,6 +416,7 @@ const reds_test_case reds_tests_ops[] = {
     {"fc_s8_matches_sliced_reference", test_fc_s8_matches_sliced_reference},
     {"fc_f32_matches_sliced_reference", test_fc_f32_matches_sliced_reference},
     {"conv_s8_matches_sliced_reference", test_conv_s8_matches_sliced_reference},
+    {"conv_s8_wide_matches_sliced_reference", test_conv_s8_wide_matches_sliced_reference},
     {"conv_f32_matches_sliced_reference", test_conv_f32_matches_sliced_reference},
     {"dwconv_s8_matches_sliced_reference", test_dwconv_s8_matches_sliced_reference},
     {"dwconv_f32_matches_sliced_reference", test_dwconv_f32_matches_sliced_reference},
