@@ -3,6 +3,7 @@ libFuzzer run of the options parser. Each make target prints 'N passed, N failed
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -39,10 +40,12 @@ def test_c_unit_tests_under_sanitizers() -> None:
 
 
 def test_options_fuzzer_short_run() -> None:
+    """libFuzzer on the options parser: about a minute in CI (CI=true), a few seconds on a developer's machine."""
     if shutil.which("clang") is None:
         pytest.skip("clang not installed")
+    seconds = int(os.environ.get("REDS_FUZZ_SECONDS", "60" if os.environ.get("CI") else "4"))
     try:
-        out = _make("fuzz", "FUZZ_TIME=4")
+        out = _make("fuzz", f"FUZZ_TIME={seconds}")
     except AssertionError as exc:
         if "fuzzer" in str(exc) and ("cannot find" in str(exc) or "No such file" in str(exc)):
             pytest.skip("clang's libFuzzer runtime is not installed (libclang-rt-*-dev)")
