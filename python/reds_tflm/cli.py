@@ -186,14 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--name", default="g_model", help="C symbol of the array")
     x.set_defaults(func=cmd_export_c)
 
+    from .keras.example import add_arguments as add_train_arguments  # TF-free: options declared in one place
     t = sub.add_parser("train", help="train nested subnetworks from a Keras model (needs TensorFlow)")
-    t.add_argument("--example", default="fashion-mnist")
-    t.add_argument("--arch", default="ds-cnn-s", choices=["ds-cnn-s", "cnn", "mlp"])
-    t.add_argument("--quick", action="store_true", help="small subset, few epochs")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="out/train", help="directory for model.reds.tflite, widths.json and report")
-    t.add_argument("--budgets", default="1,0.75,0.5,0.25")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    add_train_arguments(t)
     t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="convert the bundled model and print its budget table and accuracies")
