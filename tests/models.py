@@ -101,8 +101,21 @@ def concat():
     return keras.Model(i, L.Dense(5)(x), name="concat")
 
 
+def dynamic_batch():
+    """No fixed batch size: the converter computes Flatten's shape at run time (SHAPE, STRIDED_SLICE, PACK, 0-d
+    tensors), which pins the flattened group and must still run on the host."""
+    import keras
+    from keras import layers as L
+    i = keras.Input((10, 10, 2))
+    x = L.Conv2D(8, 3, activation="relu")(i)
+    x = L.MaxPooling2D()(x)
+    x = L.Conv2D(6, 3, activation="relu")(x)
+    x = L.Dense(12, activation="relu")(L.Flatten()(x))
+    return keras.Model(i, L.Dense(5)(x), name="dynamic_batch")
+
+
 BUILDERS: dict[str, Callable] = {"mlp": mlp, "cnn_flatten": cnn_flatten, "ds_cnn": ds_cnn, "residual": residual,
-                                 "concat": concat}
+                                 "concat": concat, "dynamic_batch": dynamic_batch}
 
 
 def _convert(model, mode: str, seed: int) -> bytes:

@@ -206,10 +206,13 @@ class HostRunner:
                 continue
             entry = self._builtin_op(i)
             for k, j in enumerate(entry.feeds):
-                entry.interpreter.set_input(np.ascontiguousarray(values[j], dtype=entry.dtypes[k]), k)
+                entry.interpreter.set_input(np.asarray(values[j], dtype=entry.dtypes[k], order="C"), k)  # keeps 0-d
             entry.interpreter.invoke()
             for k, j in enumerate(op.outputs):
-                values[j] = np.array(entry.interpreter.get_output(k))
+                out = np.array(entry.interpreter.get_output(k))
+                shape = tio.tensor_shape(self.tensors[j])
+                # the interpreter hands a 0-d tensor back as shape (1,); keep the model's declared shape
+                values[j] = out.reshape(shape) if out.size == int(np.prod(shape)) else out
         return [values[j] for j in self.sub.outputs]
 
 
