@@ -41,13 +41,12 @@ def cmd_convert(a: argparse.Namespace) -> int:
     dst = _out_path(src, a.output, ".reds.tflite")
     data = tio.save_model(res.model, dst)
     print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
-    _print_table(res.table, res.graph.groups)
+    _print_table(res.table, res.graph.narrowable())
     return 0
 
 
-def _print_table(table: list[dict], groups: list) -> None:
-    free = [g for g in groups if not (g["fixed"] if isinstance(g, dict) else g.fixed)]
-    gid = [g["id"] if isinstance(g, dict) else g.id for g in free]
+def _print_table(table: list[dict], gid: list[int]) -> None:
+    """One row per budget; widths of the narrowable groups `gid` only (fixed groups are always full)."""
     print(f"{'k':>2} {'%MACs':>7} {'MACs':>11} {'params':>9} {'flash B':>9}  widths (groups {','.join(map(str, gid))})")
     for k, row in enumerate(table):
         ws = " ".join(str(row["widths"][g]) for g in gid)
@@ -58,23 +57,23 @@ def _print_table(table: list[dict], groups: list) -> None:
 def cmd_inspect(a: argparse.Namespace) -> int:
     from .rewrite import read_metadata
     src = Path(a.model)
-    data = src.read_bytes() if src.is_file() else None
     model = tio.load_model(src)
+    size = src.stat().st_size
     meta = read_metadata(model, str(src))
     if meta is None:
         if a.json:
-            print(json.dumps({"file": str(src), "file_bytes": len(data or b""), "reds": None}))
+            print(json.dumps({"file": str(src), "file_bytes": size, "reds": None}))
         else:
             print(f"{src}: no REDS ops and no budget table (a standard model; run `convert` first)")
         return 0
     from .materialize import reds_info
     meta, graph = reds_info(model, str(src))
     if a.json:
-        print(json.dumps({"file": str(src), "file_bytes": len(data or b""), "reds": meta}, indent=1))
+        print(json.dumps({"file": str(src), "file_bytes": size, "reds": meta}, indent=1))
         return 0
-    print(f"{src}: {len(data or b'')} bytes, {len(meta['ops'])} REDS ops, {len(meta['budgets'])} budgets, "
+    print(f"{src}: {size} bytes, {len(meta['ops'])} REDS ops, {len(meta['budgets'])} budgets, "
           f"{len(graph.groups)} channel groups ({len(graph.narrowable())} narrowable)")
-    _print_table(meta["budgets"], meta["groups"])
+    _print_table(meta["budgets"], graph.narrowable())
     fixed = [g for g in meta["groups"] if g["fixed"]]
     for g in fixed:
         print(f"   group {g['id']} ({g['size']} ch) stays full width: {g['reason']}")

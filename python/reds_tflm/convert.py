@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,7 +33,6 @@ class ConvertResult:
     widths: list[list[int]]
     table: list[dict[str, Any]]
     reds_ops: list[int]
-    notes: list[str] = field(default_factory=list)
 
 
 def min_widths(graph: WidthGraph, min_width: int = 1, min_fraction: float = 0.0) -> tuple[int, ...]:
@@ -126,7 +125,6 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
         if tio.op_name(model, op).startswith("CUSTOM:REDS_"):
             raise UnsupportedModelError(f"{name}: op {i} is already a REDS op: the model was converted before")
     graph = graph_from_tflite(model, name)
-    notes: list[str] = []
     if not graph.narrowable():
         raise UnsupportedModelError(f"{name}: no channel group can be narrowed:\n{graph.describe()}")
     if widths is None:
@@ -153,4 +151,4 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
     tio.set_metadata(model, METADATA_NAME, json.dumps(meta, separators=(",", ":")).encode())
     tio.drop_unused_opcodes(model)
     tio.compact_buffers(model)
-    return ConvertResult(model, graph, widths, table, [o["op_index"] for o in reds_ops], notes)
+    return ConvertResult(model, graph, widths, table, [o["op_index"] for o in reds_ops])

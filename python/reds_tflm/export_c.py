@@ -153,7 +153,7 @@ def _header_text(name: str, guard: str, length: int, budgets: tuple[BudgetRow, .
         f"#ifndef {guard}", f"#define {guard}", "",
         "#include <stdint.h>", "",
         f"#define {up}_LEN {length}u",
-        f"/* Budgets in the model's 'reds' metadata; budget 0 is the full network. */",
+        "/* Budgets in the model's 'reds' metadata; budget 0 is the full network. */",
         f"#define {up}_NUM_BUDGETS {len(budgets)}", "",
         "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
         f"extern const unsigned char {name}[];",

@@ -222,6 +222,11 @@ def run_model(model: bytes | bytearray | schema.ModelT, inputs: list[np.ndarray]
     return HostRunner(model, name).run(inputs, budget)
 
 
+def quantize_int8(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Float samples -> int8 with one scale and zero point (round, then shift, then saturate)."""
+    return np.clip(np.round(np.asarray(x, dtype=np.float32) / scale) + zero_point, -128, 127).astype(np.int8)
+
+
 def quantize_input(runner: HostRunner, x: np.ndarray) -> np.ndarray:
     """Float samples -> the model input's dtype (int8 via its scale/zero point); other dtypes pass unchanged."""
     t = runner.tensors[runner.sub.inputs[0]]
@@ -229,8 +234,7 @@ def quantize_input(runner: HostRunner, x: np.ndarray) -> np.ndarray:
         q = tio.quant_params(t)
         if q is None:
             raise ModelFormatError(f"{runner.name}: int8 input without quantisation parameters")
-        scale, zp = float(q[0][0]), int(q[1][0])
-        return np.clip(np.round(np.asarray(x, dtype=np.float32) / scale) + zp, -128, 127).astype(np.int8)
+        return quantize_int8(x, float(q[0][0]), int(q[1][0]))
     want = np.dtype(tio.NUMPY_DTYPES.get(t.type, np.void))
     return np.asarray(x).astype(want, copy=False)
 

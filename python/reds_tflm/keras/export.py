@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,7 +32,6 @@ class ExportResult:
     accuracy_int8: list[float]
     int8_samples: int
     int8_engine: str
-    notes: list[str] = field(default_factory=list)
 
 
 def batch1_clone(model: Any) -> Any:
@@ -109,10 +108,11 @@ def tflite_widths(kgraph: WidthGraph, tgraph: WidthGraph, widths: Sequence[Seque
 
 
 def _quantise(x: np.ndarray, details: dict) -> np.ndarray:
+    from ..hostrun import quantize_int8
     scale, zp = details["quantization_parameters"]["scales"], details["quantization_parameters"]["zero_points"]
     if len(scale) != 1:
         raise RedsError("the int8 model's input has per-channel quantisation; expected one scale")
-    return np.clip(np.round(x / scale[0] + zp[0]), -128, 127).astype(np.int8)
+    return quantize_int8(x, float(scale[0]), int(zp[0]))
 
 
 def tflm_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray, progress: bool = False, desc: str = "") -> float:
@@ -187,7 +187,7 @@ def export_reds(result: Any, x_train: np.ndarray, test: tuple[np.ndarray, np.nda
         for f, w, kw in zip(result.fractions, tw, result.widths)]}, indent=1).encode())
     xt, yt = eval_subset(test[0], test[1], int8_samples, seed)
     accs, engine = evaluate_int8(conv.model, len(tw), xt, yt, progress)
-    res = ExportResult(path, widths_path, tw, conv.table, accs, len(yt), engine, conv.notes)
+    res = ExportResult(path, widths_path, tw, conv.table, accs, len(yt), engine)
     write_report(result, res, out)
     log.info("wrote %s (%d bytes), int8 accuracy %s (%s, %d samples)", path, path.stat().st_size,
              np.round(accs, 4).tolist(), engine, len(yt))

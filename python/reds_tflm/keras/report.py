@@ -59,7 +59,7 @@ def write_report(result: Any, export: Any, out: Path, extra: dict[str, Any] | No
     size = export.path.stat().st_size
     notes = [f"model file {export.path.name}: {size:,} bytes for all {len(table)} budgets",
              f"int8 accuracy on {export.int8_samples} test samples, {export.int8_engine}",
-             f"joint loss weights alpha: {', '.join(f'{a:.3f}' for a in result.alphas)}"] + list(export.notes)
+             f"joint loss weights alpha: {', '.join(f'{a:.3f}' for a in result.alphas)}"]
     tio.write_bytes_atomic(out / "report.md", markdown(table, f"REDS subnetworks of {name}", notes).encode())
     plot({"REDS float": ([r["macs"] for r in table], [r["accuracy_float"] for r in table]),
           "REDS int8": ([r["macs"] for r in table], [r["accuracy_int8"] for r in table])},
