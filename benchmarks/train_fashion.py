@@ -76,6 +76,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     res_dir.mkdir(parents=True, exist_ok=True)
     table = rows(result, result.export)
     preset = example.PRESETS["quick" if args.quick else "full"]
+    pre = args.epochs if args.epochs is not None else preset.pretrain_epochs
+    ft = args.finetune_epochs if args.finetune_epochs is not None else preset.finetune_epochs
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
            "preset": preset.__dict__, "seconds": round(seconds, 1),
            "resumed_from_phase": getattr(args, "resumed_from", None), "int8_samples": result.export.int8_samples,
@@ -87,13 +89,14 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
            "method": f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
                      f"minimum width fraction {args.min_fraction:g}, joint lr "
-                     f"{args.finetune_lr if args.finetune_lr is not None else 5e-4:g}.",
+                     f"{args.finetune_lr if args.finetune_lr is not None else 5e-4:g}, {ft} joint epochs"
+                     f"{f', in-place distillation {args.distill:g}' if args.distill else ''}.",
            "history": result.history}
     (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
     notes = [f"method: Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
              f"minimum width fraction {args.min_fraction:g}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
-             f"{preset.pretrain_epochs} pre-training + {preset.finetune_epochs} joint + {preset.bn_epochs} BN "
+             f"{pre} pre-training + {ft} joint + {preset.bn_epochs} BN "
              f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine"
              f"{' (resumed at phase ' + args.resumed_from + ')' if getattr(args, 'resumed_from', None) else ''}",
              f"int8 accuracy: {result.export.int8_samples} test images, {result.export.int8_engine}; "
@@ -186,6 +189,8 @@ def _variant(args: argparse.Namespace) -> str:
     """Suffix naming the non-default method options of a run."""
     return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
         (f"_lr{args.finetune_lr:g}" if args.finetune_lr is not None else "") + \
+        (f"_ft{args.finetune_epochs}" if args.finetune_epochs is not None else "") + \
+        (f"_distill{args.distill:g}" if args.distill else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
         (f"_{args.importance}" if args.importance != "l1" else "")

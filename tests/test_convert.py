@@ -132,3 +132,37 @@ def test_minimum_fraction_keeps_a_share_of_every_group():
             assert all(w[g.id] >= -(-g.size // 2) for w in res.widths), (g, res.widths)
     with pytest.raises(Exception, match="minimum"):
         convert_model(model, budgets=(1.0, 0.1), min_fraction=0.9)
+
+
+@pytest.mark.parametrize("name", ["ds_cnn", "cnn_flatten", "residual"])
+def test_output_cost_terms_are_the_graph_cost(name):
+    """The knapsack's separable terms reproduce WidthGraph.cost (MACs + c * outputs) at random widths."""
+    graph = graph_from_tflite(tio.parse_model(models.tflite_model(name, "int8")))
+    rng = np.random.default_rng(0)
+    for c in (0.0, 12.0):
+        const, unary, pair = graph.cost_terms(c)
+        for _ in range(5):
+            w = [g.size if g.fixed else int(rng.integers(1, g.size + 1)) for g in graph.groups]
+            value = const + sum(u * w[g] for g, u in unary.items()) + sum(p * w[a] * w[b] for (a, b), p in pair.items())
+            assert value == pytest.approx(graph.cost(w, c), rel=1e-12)
+            outputs = sum(l.positions * w[l.out_group] for l in graph.layers)
+            assert graph.cost(w, c) == pytest.approx(graph.macs(w) + c * outputs, rel=1e-12)
+
+
+def test_output_cost_budgets_the_cost_not_the_macs():
+    """With an output cost, every budget holds in cost units, MACs are reported truthfully, and the search trades
+    differently: at a small budget it keeps more input channels of wide-output layers than the MAC search does."""
+    model = tio.parse_model(models.tflite_model("ds_cnn", "int8"))
+    fr = (1.0, 0.5, 0.25)
+    plain = convert_model(model, budgets=fr)
+    costed = convert_model(model, budgets=fr, output_cost=12.0)
+    g = costed.graph
+    for f, w, row in zip(fr, costed.widths, costed.table):
+        assert g.cost(w, 12.0) <= f * g.cost(None, 12.0) + 1e-6
+        assert row["macs"] == pytest.approx(g.macs(w))
+    assert costed.widths != plain.widths
+    assert g.cost(plain.widths[-1], 12.0) > 0.25 * g.cost(None, 12.0)  # MAC budgets overspend the real cost
+    with pytest.raises(Exception, match="output cost"):
+        convert_model(model, budgets=fr, output_cost=-1.0)
+    with pytest.raises(Exception, match="exclude each other"):
+        convert_model(model, macs=(g.macs(), g.macs() / 2), output_cost=12.0)

@@ -121,3 +121,33 @@ def test_cli_args_are_completed_and_existing_checkpoints_protected(tmp_path: Pat
         _dirs(a)
     a.resume = True
     assert _dirs(a) == (out, ckpt)
+
+
+def test_in_place_distillation_targets_the_full_network() -> None:
+    """distill = 1: a subnetwork's loss is the cross-entropy to the full network's (gradient-stopped) prediction.
+    A 'subnetwork' as wide as the full one then has zero gradient, so the step equals the full network's alone;
+    without distillation the same pair of losses moves the weights further."""
+    from reds_tflm.keras.graph import graph_from_keras
+    from reds_tflm.keras.loops import joint_step
+    from reds_tflm.keras.slicing import SlicedNet
+    import tensorflow as tf
+    x, y = _data(64, 3)
+
+    def one_step(widths, alphas, distill):
+        keras.utils.set_random_seed(0)
+        m = _mlp()
+        g = graph_from_keras(m)
+        opt = keras.optimizers.SGD(0.5)
+        step = joint_step(m, SlicedNet(m, g), [list(w) for w in widths] if widths else [g.sizes] * len(alphas),
+                          alphas, m.trainable_variables, opt, True, distill)
+        losses = step(tf.constant(x), tf.constant(y)).numpy()
+        return [v.numpy() for v in m.trainable_variables], losses
+
+    alone, l1 = one_step(None, [0.6], 0.0)
+    distilled, l2 = one_step(None, [0.6, 0.4], 1.0)
+    labels, l3 = one_step(None, [0.6, 0.4], 0.0)
+    # the reported losses are the label cross-entropies either way
+    np.testing.assert_allclose(l2, [l1[0], l1[0]], rtol=1e-5)
+    for a, b in zip(alone, distilled):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(alone, labels)) > 1e-4

@@ -13,9 +13,25 @@ int reds_conv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, reds
 }
 
 /* Stack buffers (bytes): one output pixel's receptive field gathered into a contiguous vector, and, for a narrow
- * active input slice, the active weights packed contiguously so that one dot product covers all taps. */
+ * active input slice, the active weights packed contiguously so that one dot product covers all taps. Packed
+ * weights that exceed the stack buffer go to the caller's scratch (reds_conv_s8_scratch_size) when given. */
 #define REDS_CONV_PATCH_MAX 256
 #define REDS_CONV_WPACK_MAX 1024
+
+/* Bytes of packed weights the narrow-slice PATCH path uses at these widths (0: another path, nothing packed).
+ * The one place that decides it, for eval and for reds_conv_s8_scratch_size. */
+static int64_t packed_bytes(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
+  const int32_t taps = d->filter_h * d->filter_w;
+  const int64_t k = (int64_t)taps * in_width;
+  if (taps == 1 || in_width == d->in_c || k > REDS_CONV_PATCH_MAX || out_width < 4 || in_width >= 16) return 0;
+  return k * out_width;
+}
+
+int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
+  if (d == NULL || out_width < 1 || out_width > d->out_c || in_width < 1 || in_width > d->in_c) return 0;
+  const int64_t n = packed_bytes(d, out_width, in_width);
+  return n > REDS_CONV_WPACK_MAX ? (int32_t)n : 0; /* what fits the stack buffer needs no scratch */
+}
 
 /* How the dot products of one output pixel walk the taps.
  *   PATCH: the pixel's taps are gathered (padding taps = input zero point, which contributes 0) into one
@@ -93,6 +109,15 @@ static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t a
 static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
   const reds_conv_dims *d = &c->d;
   const int32_t fw = d->filter_w, n = c->in_width;
+  if (c->fy0 == 0 && c->fy1 == d->filter_h && c->fx0 == 0 && c->fx1 == fw && d->dilation_w == 1 && n == d->in_c) {
+    /* Interior pixel at full input width (most pixels): every kernel row is one run of fw * n input bytes. The
+     * general loop below pays three calls per row, mostly on empty fills: for a first layer (n = 1, 3x3) that
+     * was about 260 instructions for a 9-byte patch. */
+    const int32_t row = fw * n;
+    const int8_t *src = c->in_img + ((size_t)c->iy0 * d->in_w + (size_t)c->ix0) * d->in_c;
+    for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += row) reds_copy_s8(patch, src, row);
+    return;
+  }
   for (int32_t fy = 0; fy < d->filter_h; ++fy) {
     int8_t *dst = patch + (size_t)fy * fw * n;
     if (fy < c->fy0 || fy >= c->fy1 || c->fx0 >= c->fx1) {
@@ -116,7 +141,8 @@ static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
 }
 
 int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
-                 const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
+                 const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width, int8_t *scratch,
+                 int32_t scratch_size) {
   if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
   if (out_width < 1 || out_width > d->out_c || in_width < 1 || in_width > d->in_c) return REDS_ERR_WIDTH;
   const int8_t zero = (int8_t)rq->output_offset;
@@ -141,26 +167,34 @@ int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_
   } else if (in_width == d->in_c) {
     if (gather_ok && d->filter_w * d->in_c < 16) c.mode = CONV_PATCH;
     else if (d->dilation_w == 1) c.mode = CONV_ROWS;
-  } else if (gather_ok && in_width < 16 && 4 * k <= REDS_CONV_WPACK_MAX) {
-    /* Narrow slice: the active weights of as many channels as fit (whole groups of 4, or all the rest) are packed
-     * into a contiguous stack copy per pass, so that each channel is one vector. */
-    const int32_t cap = (int32_t)(REDS_CONV_WPACK_MAX / k);
-    if (out_width > cap) chunk = cap & ~3;
+  } else if (packed_bytes(d, out_width, in_width) > 0) {
+    /* Narrow slice: the active weights are packed so that each channel is one contiguous vector: all channels
+     * into the caller's scratch when it is large enough (one pass over the pixels), else as many as fit (whole
+     * groups of 4, or all the rest) into the stack buffer per pass. */
+    const int64_t need = packed_bytes(d, out_width, in_width);
     c.mode = CONV_PATCH;
-    c.w = wpack;
     c.w_stride = (size_t)k;
+    if (need > REDS_CONV_WPACK_MAX && scratch != NULL && scratch_size >= need) {
+      c.w = scratch;
+    } else {
+      const int32_t cap = (int32_t)(REDS_CONV_WPACK_MAX / k); /* >= 4: k <= REDS_CONV_PATCH_MAX */
+      if (out_width > cap) chunk = cap & ~3;
+      c.w = wpack;
+    }
   }
+  const int packed = c.mode == CONV_PATCH && in_width != d->in_c;
   c.k = (int32_t)k;
 
   for (int32_t o0 = 0; o0 < out_width;) {
     const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
-    if (c.w == wpack) {
+    if (packed) {
+      int8_t *pack = (int8_t *)c.w;
       for (int32_t o = o0; o < o1; ++o)
         for (int32_t t = 0; t < taps; ++t)
-          reds_copy_s8(wpack + ((size_t)(o - o0) * taps + t) * in_width,
-                       weights + o * w_out_stride + (size_t)t * d->in_c, in_width);
+          reds_copy_s8(pack + ((size_t)(o - o0) * taps + t) * in_width, weights + o * w_out_stride + (size_t)t * d->in_c,
+                       in_width);
     }
-    const int8_t *w_base = c.w == wpack ? wpack : weights + o0 * w_out_stride;
+    const int8_t *w_base = packed ? c.w : weights + o0 * w_out_stride;
     const int32_t o4 = o0 + ((o1 - o0) & ~3);
     for (int32_t b = 0; b < d->batches; ++b) {
       c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;

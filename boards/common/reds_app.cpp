@@ -18,8 +18,9 @@ extern "C" {
 
 namespace {
 
-// The builtins of the example models besides the REDS ops; a project registers what its own model uses.
-constexpr unsigned int kBuiltins = 14;
+// The builtins of the example models besides the REDS ops (SHAPE, STRIDED_SLICE and PACK: a Keras Flatten with a
+// dynamic batch); a project registers what its own model uses.
+constexpr unsigned int kBuiltins = 17;
 using Resolver = tflite::MicroMutableOpResolver<reds::kRedsOpCount + kBuiltins>;
 
 alignas(16) uint8_t g_arena[REDS_APP_ARENA_BYTES];
@@ -51,7 +52,8 @@ int AddOps(Resolver& r) {
   const TfLiteStatus s[kBuiltins] = {
       r.AddConv2D(),      r.AddDepthwiseConv2D(), r.AddFullyConnected(), r.AddMaxPool2D(), r.AddAveragePool2D(),
       r.AddReshape(),     r.AddSoftmax(),         r.AddQuantize(),       r.AddDequantize(), r.AddAdd(),
-      r.AddMean(),        r.AddPad(),             r.AddConcatenation(),  r.AddRelu()};
+      r.AddMean(),        r.AddPad(),             r.AddConcatenation(),  r.AddRelu(),        r.AddShape(),
+      r.AddStridedSlice(), r.AddPack()};
   for (TfLiteStatus st : s)
     if (st != kTfLiteOk) return -1;
   return 0;

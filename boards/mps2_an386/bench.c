@@ -52,6 +52,9 @@ int main(void)
     m4_put_kv("budgets", n);
     int failures = 0;
     for (int k = 0; k < n; ++k) {
+#ifdef M4_BENCH_BUDGET /* profiling (qemu -d exec): one budget only */
+        if (k != M4_BENCH_BUDGET) continue;
+#endif
         if (reds_set_budget(k) != REDS_OK) return 3;
         for (int i = 0; i < M4_NUM_CASES; ++i) {
             eval_call e = {&m4_cases[i], &states[i], -99};

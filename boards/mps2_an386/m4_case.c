@@ -50,7 +50,13 @@ int m4_case_eval(const m4_case *c, const m4_op_state *st, const int8_t *input, i
     if (s != REDS_OK) return s;
     switch (c->op) {
     case REDS_OP_FC: return reds_fc_s8(&st->fc, &st->rq, input, c->weights, c->bias, output, ow, iw);
-    case REDS_OP_CONV: return reds_conv_s8(&st->conv, &st->rq, input, c->weights, c->bias, output, ow, iw);
+    case REDS_OP_CONV: {
+        /* The packed weights of a narrow slice, as a TFLM arena scratch buffer would hold them. */
+        static int8_t scratch[M4_CONV_SCRATCH_BYTES];
+        if (reds_conv_s8_scratch_size(&st->conv, ow, iw) > (int32_t)sizeof scratch) return REDS_ERR_ARG;
+        return reds_conv_s8(&st->conv, &st->rq, input, c->weights, c->bias, output, ow, iw, scratch,
+                            (int32_t)sizeof scratch);
+    }
     default: return reds_dwconv_s8(&st->conv, &st->rq, input, c->weights, c->bias, output, ow, iw);
     }
 }

@@ -9,6 +9,12 @@
 #include "reds_ops.h"
 #include "reds_options.h"
 
+/* Working memory of a narrow conv slice's packed weights (reds_conv_s8_scratch_size); a TFLM kernel takes it
+ * from the arena, sized for its own widths. */
+#ifndef M4_CONV_SCRATCH_BYTES
+#define M4_CONV_SCRATCH_BYTES 16384
+#endif
+
 typedef struct {
     const char *name;
     int32_t op;                     /* REDS_OP_* */

@@ -37,7 +37,7 @@ def cmd_convert(a: argparse.Namespace) -> int:
         budgets = budgets or fractions
     res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
                         min_width=a.min_width, min_fraction=a.min_fraction, mode=a.mode,
-                        method=a.method, name=str(src))
+                        method=a.method, name=str(src), output_cost=a.output_cost)
     dst = _out_path(src, a.output, ".reds.tflite")
     data = tio.save_model(res.model, dst)
     print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--min-width", type=int, default=1, help="minimum channels kept per group (default 1)")
     c.add_argument("--min-fraction", type=float, default=0.0,
                    help="minimum share of every group's channels kept (e.g. 0.25); default 0")
+    c.add_argument("--output-cost", type=float, default=0.0,
+                   help="budget MACs + this many MAC-equivalents per output element (about 12 for the Cortex-M4 "
+                        "DSP kernels), so that budgets buy run time; default 0 = MACs only")
     c.add_argument("--mode", default="top-down", choices=["top-down", "bottom-up"])
     c.add_argument("--method", default="auto", help="width search: auto (Lagrangian DP), milp, exhaustive")
     c.set_defaults(func=cmd_convert)

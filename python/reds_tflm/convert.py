@@ -44,9 +44,10 @@ def min_widths(graph: WidthGraph, min_width: int = 1, min_fraction: float = 0.0)
 
 
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
-                  min_fraction: float = 0.0) -> WidthProblem:
-    """The knapsack of one graph: sorted scores per group, fixed groups pinned, MACs from the graph's cost model."""
-    const, unary, pair = graph.cost_terms()
+                  min_fraction: float = 0.0, output_cost: float = 0.0) -> WidthProblem:
+    """The knapsack of one graph: sorted scores per group, fixed groups pinned, cost from the graph's cost model
+    (MACs, plus `output_cost` per output element)."""
+    const, unary, pair = graph.cost_terms(output_cost)
     mins = min_widths(graph, min_width, min_fraction)
     sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
@@ -63,8 +64,12 @@ def parse_budgets(text: str) -> list[float]:
     return vals
 
 
-def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Sequence[float] | None) -> list[float]:
-    full = graph.macs()
+def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Sequence[float] | None,
+                 output_cost: float = 0.0) -> list[float]:
+    """Budgets in the search's cost units (MACs when output_cost is 0)."""
+    full = graph.cost(None, output_cost)
+    if macs is not None and output_cost:
+        raise BudgetError("absolute MAC budgets and an output cost exclude each other: give budget fractions")
     if macs is not None:
         bs = [float(m) for m in macs]
         what = "MACs budget"
@@ -118,8 +123,13 @@ def _check_nested(graph: WidthGraph, widths: list[list[int]], where: str) -> Non
 def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, macs: Sequence[float] | None = None,
                   widths: list[list[int]] | None = None, importance: str = "l1", min_width: int = 1,
                   min_fraction: float = 0.0, mode: str = "top-down", method: str = "auto",
-                  name: str = "model") -> ConvertResult:
-    """Convert a (copied) model. With `widths` given, the channel order is kept (training already ordered it)."""
+                  name: str = "model", output_cost: float = 0.0) -> ConvertResult:
+    """Convert a (copied) model. With `widths` given, the channel order is kept (training already ordered it).
+
+    `output_cost` > 0 budgets by MACs + output_cost per output element (WidthGraph.cost) instead of MACs alone:
+    the fractions then buy run time on kernels with a per-output price; the table still reports true MACs."""
+    if not 0 <= output_cost < 1e6:
+        raise BudgetError(f"output cost {output_cost} must be in [0, 1e6)")
     model = copy.deepcopy(model)
     for i, op in enumerate(model.subgraphs[0].operators or []):
         if tio.op_name(model, op).startswith("CUSTOM:REDS_"):
@@ -132,11 +142,11 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
         perms = {g.id: order_by_score(scores[g.id]) for g in graph.groups if not g.fixed}
         permute_tflite(model, graph, perms)
         problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width,
-                                min_fraction)
-        bmacs = _budget_macs(graph, budgets, macs)
+                                min_fraction, output_cost)
+        bmacs = _budget_macs(graph, budgets, macs, output_cost)
         sols = select_nested(problem, bmacs, mode=mode, method=method)
         widths = [list(map(int, s.widths)) for s in sols]
-        fractions = [b / graph.macs() for b in bmacs]
+        fractions = [b / graph.cost(None, output_cost) for b in bmacs]
     else:
         widths = [graph.check_widths(w, f"widths[{k}]") for k, w in enumerate(widths)]
         fractions = list(budgets) if budgets is not None else [graph.macs(w) / graph.macs() for w in widths]

@@ -114,6 +114,8 @@ def lib() -> C.CDLL:
     so.reds_options_widths.argtypes = [_P(_Options), C.c_int, _P(_i32), _P(_i32)]
     so.reds_conv_out_size.argtypes = [_i32] * 5
     so.reds_conv_out_size.restype = _i32
+    so.reds_conv_s8_scratch_size.argtypes = [_P(_ConvDims), _i32, _i32]
+    so.reds_conv_s8_scratch_size.restype = _i32
     so.reds_quantize_multiplier.argtypes = [C.c_double, _P(_i32), _P(_i32)]
     so.reds_quantize_multiplier.restype = None
     so.reds_activation_range_s8.argtypes = [C.c_int, C.c_float, _i32, _P(_i32), _P(_i32)]
@@ -122,7 +124,8 @@ def lib() -> C.CDLL:
         getattr(so, f"reds_{name}_s8_prepare").argtypes = [dims, _P(_QuantParams), _P(_Requant)]
         getattr(so, f"reds_{name}_f32_prepare").argtypes = [dims, _i32, _P(_ActF32)]
         getattr(so, f"reds_{name}_s8").argtypes = [dims, _P(_Requant), C.c_void_p, C.c_void_p, C.c_void_p,
-                                                   C.c_void_p, _i32, _i32]
+                                                   C.c_void_p, _i32, _i32] + ([C.c_void_p, _i32]
+                                                                              if name == "conv" else [])
         getattr(so, f"reds_{name}_f32").argtypes = [dims, _P(_ActF32), C.c_void_p, C.c_void_p, C.c_void_p,
                                                     C.c_void_p, _i32, _i32]
     return so
@@ -308,8 +311,11 @@ def run_op(op: str, options: bytes | RedsOptions, x: np.ndarray, weights: np.nda
         st = getattr(so, f"reds_{name}_s8_prepare")(C.byref(dims), C.byref(qp), C.byref(rq))
         if st != OK:
             raise _prepare_error(ctx, st, quant)
-        st = getattr(so, f"reds_{name}_s8")(C.byref(dims), C.byref(rq), _ptr(x), _ptr(weights), _ptr(bias),
-                                            _ptr(out), out_w, in_w)
+        args = [C.byref(dims), C.byref(rq), _ptr(x), _ptr(weights), _ptr(bias), _ptr(out), out_w, in_w]
+        if name == "conv":  # the working memory the narrow slice asks for, as the TFLM adapter provides it
+            scratch = np.empty(max(1, int(so.reds_conv_s8_scratch_size(C.byref(dims), out_w, in_w))), np.int8)
+            args += [_ptr(scratch), scratch.size]
+        st = getattr(so, f"reds_{name}_s8")(*args)
     else:
         act = _ActF32()
         st = getattr(so, f"reds_{name}_f32_prepare")(C.byref(dims), opts.activation, C.byref(act))

@@ -153,8 +153,13 @@ static void conv_s8_case(int dw, int wide) {
   const int32_t ow = dw ? iw : rnd_range(1, d.out_c);
   int8_t *out = (int8_t *)malloc(px * d.out_c);
   memset(out, 0x5a, px * d.out_c);
+  /* Half the conv cases get the scratch the packed narrow slice asks for (one pass), half none (stack passes). */
+  const int32_t scratch_n = dw ? 0 : reds_conv_s8_scratch_size(&d, ow, iw);
+  int8_t *scratch = (scratch_n > 0 && (rnd() & 1)) ? (int8_t *)malloc((size_t)scratch_n) : NULL;
   const int st = dw ? reds_dwconv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw)
-                    : reds_conv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw);
+                    : reds_conv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw, scratch,
+                                   scratch ? scratch_n : 0);
+  free(scratch);
   CHECK_EQ_INT(st, REDS_OK);
   /* Sliced copies and the reference on them. */
   int8_t *s_in = (int8_t *)malloc(in_n), *s_w = (int8_t *)malloc(w_n), *s_out = (int8_t *)malloc(px * ow);

@@ -31,6 +31,8 @@ struct OpData {
   reds_conv_dims conv;
   reds_requant_s8 rq;
   reds_act_f32 act;
+  int scratch_index;      // int8 conv: arena scratch for a narrow slice's packed weights, -1 when none
+  int32_t scratch_bytes;  // its size: the largest reds_conv_s8_scratch_size over the budgets
 };
 
 void* Init(TfLiteContext* context, const char* buffer, size_t length, int op) {
@@ -38,6 +40,7 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length, int op) {
   if (d == nullptr) return nullptr;
   *d = OpData();
   d->op = op;
+  d->scratch_index = -1;
   d->parse_status = reds_options_parse(reinterpret_cast<const uint8_t*>(buffer), length, op, 0, &d->opts);
   return d;
 }
@@ -103,6 +106,24 @@ int PrepareQuant(TfLiteContext* context, OpData* d, const TfLiteTensor* in, cons
                                  : reds_dwconv_s8_prepare(&d->conv, &qp, &d->rq);
 }
 
+// One arena scratch buffer, sized for the budget whose packed weights are largest (none when no budget packs).
+int PrepareScratch(TfLiteContext* context, OpData* d) {
+  int32_t most = 0;
+  for (int k = 0; k < d->opts.budgets; ++k) {
+    int32_t ow, iw;
+    const int st = reds_options_widths(&d->opts, k, &ow, &iw);
+    if (st != REDS_OK) return st;
+    const int32_t n = reds_conv_s8_scratch_size(&d->conv, ow, iw);
+    most = n > most ? n : most;
+  }
+  d->scratch_bytes = most;
+  d->scratch_index = -1;
+  if (most == 0) return REDS_OK;
+  return context->RequestScratchBufferInArena(context, static_cast<size_t>(most), &d->scratch_index) == kTfLiteOk
+             ? REDS_OK
+             : REDS_ERR_ARG;
+}
+
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   auto* d = static_cast<OpData*>(node->user_data);
   TF_LITE_ENSURE(context, d != nullptr && node->inputs->size >= 2 && node->outputs->size == 1);
@@ -122,6 +143,7 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   }
   if (st == REDS_OK) st = PrepareShapes(d, in, w, b, out);
   if (st == REDS_OK) st = PrepareQuant(context, d, in, w, out);
+  if (st == REDS_OK && d->op == REDS_OP_CONV && d->type == kTfLiteInt8) st = PrepareScratch(context, d);
   if (st == REDS_OK) st = reds_budget_register(d->opts.budgets);  // all REDS ops of a model must agree on n
   for (TfLiteTensor* t : {in, w, b, out})
     if (t != nullptr) mc->DeallocateTempTfLiteTensor(t);
@@ -146,7 +168,11 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
     const int32_t* bias = b ? b->data.i32 : nullptr;
     st = d->op == REDS_OP_FC ? reds_fc_s8(&d->fc, &d->rq, in->data.int8, w->data.int8, bias, out->data.int8, ow, iw)
          : d->op == REDS_OP_CONV
-             ? reds_conv_s8(&d->conv, &d->rq, in->data.int8, w->data.int8, bias, out->data.int8, ow, iw)
+             ? reds_conv_s8(&d->conv, &d->rq, in->data.int8, w->data.int8, bias, out->data.int8, ow, iw,
+                            d->scratch_index >= 0
+                                ? static_cast<int8_t*>(context->GetScratchBuffer(context, d->scratch_index))
+                                : nullptr,
+                            d->scratch_bytes)
              : reds_dwconv_s8(&d->conv, &d->rq, in->data.int8, w->data.int8, bias, out->data.int8, ow, iw);
   } else {
     const float* bias = b ? b->data.f : nullptr;

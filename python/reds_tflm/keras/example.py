@@ -51,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-fraction", type=float, default=0.0,
                    help="every narrowable group keeps at least this fraction of its channels at every budget")
     p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the joint phase (default 5e-4)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="in-place distillation: weight d of the full network's predictions in the smaller "
+                        "subnetworks' losses, (1-d)*CE(labels) + d*CE(full network); 0 = labels only (published)")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -98,7 +101,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       else preset.finetune_epochs,
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
-                      importance_batches=preset.importance_batches)
+                      importance_batches=preset.importance_batches, distill=args.distill)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,

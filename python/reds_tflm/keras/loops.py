@@ -60,18 +60,34 @@ def full_step(model: Any, optimizer: Any) -> Callable:
 
 
 def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alphas: Sequence[float],
-               variables: list, optimizer: Any, regularise: bool = True) -> Callable:
-    """One step on Σ α_n loss_n over the nested subnetworks; returns the per-subnetwork losses."""
+               variables: list, optimizer: Any, regularise: bool = True, distill: float = 0.0) -> Callable:
+    """One step on Σ α_n loss_n over the nested subnetworks; returns the per-subnetwork losses (label
+    cross-entropy, whatever `distill` is).
+
+    With `distill` = d > 0 (in-place distillation), every smaller subnetwork's loss is (1-d)·CE(labels) +
+    d·CE(full network's predicted distribution, gradient stopped): the full network, trained on the labels in the
+    same step, is the teacher, at no extra forward pass.
+    """
+    import keras
     import tensorflow as tf
     loss_fn = loss_for(model)
+    from_logits = bool(loss_fn.get_config().get("from_logits", True))
+    soft_fn = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
     ws = [tuple(int(v) for v in w) for w in widths]
     al = [float(a) for a in alphas]
+    d = float(distill)
 
     @tf.function(reduce_retracing=True)
     def step(x: Any, y: Any) -> Any:
         with tf.GradientTape() as tape:
-            losses = [loss_fn(y, net.forward(x, w, training=True)) for w in ws]
-            total = tf.add_n([a * l for a, l in zip(al, losses)])
+            outs = [net.forward(x, w, training=True) for w in ws]
+            losses = [loss_fn(y, o) for o in outs]
+            train_losses = list(losses)
+            if d > 0:
+                teacher = tf.stop_gradient(tf.nn.softmax(outs[0]) if from_logits else outs[0])
+                for n in range(1, len(outs)):
+                    train_losses[n] = (1 - d) * losses[n] + d * soft_fn(teacher, outs[n])
+            total = tf.add_n([a * l for a, l in zip(al, train_losses)])
             if regularise and model.losses:
                 total = total + tf.add_n(model.losses)
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))

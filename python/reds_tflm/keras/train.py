@@ -40,6 +40,7 @@ class TrainConfig:
     pretrain_lr: float = 2e-3
     finetune_epochs: int = 5
     finetune_lr: float = 5e-4
+    distill: float = 0.0  # in-place distillation weight of the smaller subnetworks' losses (0: labels only)
     bn_epochs: int = 1
     bn_lr: float = 1e-3
     batch_size: int = 100
@@ -50,6 +51,7 @@ class TrainConfig:
     method: str = "auto"
     min_width: int = 1
     min_fraction: float = 0.0  # every narrowable group keeps at least this fraction of its units
+    output_cost: float = 0.0  # budgets in MACs + this many MAC-equivalents per output element (0: MACs only)
     memory_limits: tuple[float | None, ...] | None = None  # peak activation bytes per budget (None: no limit)
     seed: int = 0
     progress: bool = True
@@ -172,7 +174,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
             raise RedsError(f"permutation changed the model's outputs by {drift:g}: a layer is not covered by "
                             "the width graph")
         widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
-                               cfg.min_width, cfg.memory_limits, cfg.score_scale, cfg.min_fraction)
+                               cfg.min_width, cfg.memory_limits, cfg.score_scale, cfg.min_fraction,
+                               cfg.output_cost)
         if widths[0] != graph.sizes:
             raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
         state.update(phase="joint", epoch=0, widths=widths,
@@ -186,12 +189,12 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     net = SlicedNet(model, graph)
     bn_vars = {id(v) for v in bn_variables(model)}
 
-    def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool) -> None:
+    def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool, distill: float) -> None:
         opt = keras.optimizers.Adam(cosine_lr(lr, epochs * nb))
         opt.build(variables)
         if state["epoch"]:
             ckpt.restore_optimizer(opt)
-        step = joint_step(model, net, widths, alphas, variables, opt, regularise)
+        step = joint_step(model, net, widths, alphas, variables, opt, regularise, distill)
         for e in range(state["epoch"], epochs):
             loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, PHASES.index(name), e]),
                              f"{name} {e + 1}/{epochs}", cfg.progress)
@@ -208,14 +211,15 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
             state["before_joint"] = accuracies(net, widths, xv, yv)
             log.info("before joint fine-tuning: val accuracy %s", np.round(state["before_joint"], 4).tolist())
         phase("joint", cfg.finetune_epochs, cfg.finetune_lr,
-              [v for v in model.trainable_variables if id(v) not in bn_vars], True)
+              [v for v in model.trainable_variables if id(v) not in bn_vars], True, cfg.distill)
         state.update(phase="bn", epoch=0)
         save(None)
 
     # -- 4. BN-only phase: the shared gamma/beta, joint loss, statistics frozen
     if state["phase"] == "bn":
         if bn_vars and cfg.bn_epochs:
-            phase("bn", cfg.bn_epochs, cfg.bn_lr, [v for v in model.trainable_variables if id(v) in bn_vars], False)
+            phase("bn", cfg.bn_epochs, cfg.bn_lr, [v for v in model.trainable_variables if id(v) in bn_vars], False,
+                  cfg.distill)
         state.update(phase="done", epoch=0)
         save(None)
 
