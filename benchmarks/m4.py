@@ -8,9 +8,12 @@ and are excluded. Weights are untrained but seeded (keras.utils.set_random_seed(
 by weight magnitude, so the widths it picks, and hence the counts, depend on them; seeded runs are repeatable. Op
 inputs are seeded random int8.
 
-Two width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
-top-level "models" key) and `min_fraction=0.25` (every group keeps at least a quarter of its channels: under
-"variants"). The proportional-cost target is checked for both.
+Three width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
+top-level "models" key), `min_fraction=0.25` (every group keeps at least a quarter of its channels) and
+`min_fraction=0.25` with `output_cost=C` (budgets in MACs + C per output element, WidthGraph.cost), the last two
+under "variants". C is calibrated here: a least-squares fit of every op's count over the first two variants,
+instructions = a·MACs + b·outputs + c·output pixels, gives C = round(b / a) for the DSP path ("cost_model" key).
+The proportional-cost target is checked for every variant.
 
 Writes benchmarks/results/m4.json, benchmarks/results/m4.png and the table between the M4 markers of
 benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR] [--seed N] [--no-readme]
@@ -36,13 +39,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import m4gen  # noqa: E402
 import m4run  # noqa: E402
 from reds_tflm import tflite_io as tio  # noqa: E402
+from reds_tflm.errors import BudgetError  # noqa: E402
 from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC, decode  # noqa: E402
 
 BUDGETS = [1.0, 0.75, 0.5, 0.25]
 PATHS = ("portable", "dsp")
 SEED = 0
-# Width variants: name -> convert_model's min_fraction. The first is the default and fills the top-level keys.
-VARIANTS = {"default": 0.0, "min_fraction_0.25": 0.25}
+# Width variants: name -> (min_fraction, output cost; None = calibrated from the fit of the variants before it).
+# The first is the default and fills the top-level keys.
+VARIANTS = {"default": (0.0, 0.0), "min_fraction_0.25": (0.25, 0.0), "min_fraction_0.25_output_cost": (0.25, None)}
 
 
 def keras_models(seed: int = SEED) -> dict:
@@ -168,11 +173,13 @@ def run_bench(header: Path, build: Path, arch: str, opt: str = "-O2") -> tuple[d
     return {"set_budget": r.values()["set_budget"], "ops": counts}, core_code_bytes(d / "bench.map")
 
 
-def measure_model(model, name: str, min_fraction: float, build: Path, result: dict, seed: int) -> dict:
-    """Convert one int8 model at BUDGETS with `min_fraction` and count the instructions of its REDS ops."""
+def measure_model(model, name: str, min_fraction: float, build: Path, result: dict, seed: int,
+                  output_cost: float = 0.0) -> dict:
+    """Convert one int8 model at BUDGETS with `min_fraction` (and `output_cost`) and count the instructions of
+    its REDS ops."""
     from reds_tflm.convert import convert_model
     from reds_tflm.materialize import materialize
-    conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name)
+    conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name, output_cost=output_cost)
     reds_bytes = tio.serialize_model(conv.model)
     cases = reds_cases(conv.model, np.random.default_rng(seed))  # same input data for every variant
     header = m4gen.write_cases_header(cases, build / f"{name}.h")
@@ -186,8 +193,10 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
              "model_flash_bytes": len(reds_bytes),
              "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
              "instructions": {},
+             "conv_scratch_bytes": max([conv_scratch(c, widths[c.name]) for c in cases] + [0]),
              "ops": [{"name": c.name, "op": c.op, "macs": c.macs,
                       "out_widths": list(widths[c.name].out_widths), "in_widths": list(widths[c.name].in_widths),
+                      "pixels": int(c.out_hwc[0] * c.out_hwc[1]),
                       "instructions": {}} for c in cases]}
     for arch in PATHS:
         res, code = run_bench(header, build / name, arch)
@@ -202,16 +211,60 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
     return entry
 
 
+def conv_scratch(case, opts) -> int:
+    """Largest working memory a REDS_Conv asks for over the budgets (reds_conv_s8_scratch_size; 0 for others)."""
+    if case.op != REDS_CONV:
+        return 0
+    from reds_tflm import core
+    return max(core.conv_s8_scratch_size(case.in_hwc, case.out_hwc, case.kernel, o, i)
+               for o, i in zip(opts.out_widths, opts.in_widths))
+
+
+def op_rows(models: dict, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features [MACs, outputs, pixels], instructions) of every op at every budget."""
+    x, y = [], []
+    for m in models.values():
+        for op in m["ops"]:
+            for k, macs in enumerate(op["macs"]):
+                x.append([macs, op["pixels"] * op["out_widths"][k], op["pixels"]])
+                y.append(op["instructions"][path][k])
+    return np.array(x, np.float64), np.array(y, np.float64)
+
+
+def fit_cost_model(model_sets: list[dict]) -> dict:
+    """instructions ≈ a·MACs + b·outputs + c·pixels per op, least squares over every op, budget and model set."""
+    out = {}
+    for path in PATHS:
+        parts = [op_rows(ms, path) for ms in model_sets]
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        resid = y - x @ coef
+        out[path] = {"per_mac": round(float(coef[0]), 3), "per_output": round(float(coef[1]), 2),
+                     "per_pixel": round(float(coef[2]), 1), "output_cost_macs": round(float(coef[1] / coef[0]), 2),
+                     "median_abs_error_pct": round(float(np.median(np.abs(resid) / y)) * 100, 1), "ops": len(y)}
+    return out
+
+
 def measure(build: Path, seed: int = SEED) -> dict:
     result: dict = {"target": "QEMU mps2-an386 Cortex-M4F, -icount shift=0, arm-none-eabi-gcc -O2",
-                    "seed": seed, "budgets": BUDGETS, "min_fraction": VARIANTS["default"],
+                    "seed": seed, "budgets": BUDGETS, "min_fraction": VARIANTS["default"][0],
                     "set_budget_instructions": {}, "code_flash_bytes": {}, "models": {},
-                    "variants": {v: {"min_fraction": f, "models": {}} for v, f in VARIANTS.items() if v != "default"}}
-    for i, (name, km) in enumerate(keras_models(seed).items()):
-        model = tio.parse_model(int8_tflite(km), name)
-        for variant, frac in VARIANTS.items():
-            entry = measure_model(model, name, frac, build / variant, result, seed + i)
-            (result["models"] if variant == "default" else result["variants"][variant]["models"])[name] = entry
+                    "variants": {v: {"min_fraction": f, "output_cost": c, "models": {}}
+                                 for v, (f, c) in VARIANTS.items() if v != "default"}}
+    models = {name: tio.parse_model(int8_tflite(km), name) for name, km in keras_models(seed).items()}
+    for variant, (frac, cost) in VARIANTS.items():
+        target = result["models"] if variant == "default" else result["variants"][variant]["models"]
+        if cost is None:  # calibrated on the variants measured so far (DSP path)
+            result["cost_model"] = fit_cost_model([result["models"]] + [v["models"] for v in
+                                                                       result["variants"].values() if v["models"]])
+            cost = float(round(result["cost_model"]["dsp"]["output_cost_macs"]))
+            result["variants"][variant]["output_cost"] = cost
+        for i, (name, model) in enumerate(models.items()):
+            try:
+                target[name] = measure_model(model, name, frac, build / variant, result, seed + i, cost)
+            except BudgetError as exc:  # e.g. the fixed per-output cost of a tiny model exceeds 25 % of its cost
+                result["variants"][variant].setdefault("infeasible", {})[name] = str(exc)
     return result
 
 

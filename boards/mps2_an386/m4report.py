@@ -14,9 +14,12 @@ def model_rows(r: dict, models: dict, label: str) -> list[str]:
     for name, m in models.items():
         for k, macs in enumerate(m["macs"]):
             p, d = m["instructions"]["portable"][k], m["instructions"]["dsp"][k]
-            lines.append(f"| {name} | {label} | {k} ({r['budgets'][k]:.2f}) | {macs} | {p} | {d} | {p / macs:.2f} | "
+            d0 = m["instructions"]["dsp"][0]
+            lines.append(f"| {name} | {label} | {k} ({r['budgets'][k]:.2f}) | {macs} | {macs / m['macs'][0]:.2f} | "
+                         f"{d / d0:.2f} | {p} | {d} | {p / macs:.2f} | "
                          f"{d / macs:.2f} | {p / d:.2f}x | {m['model_flash_bytes'] if k == 0 else ''} | "
-                         f"{m['arena_bytes'] if k == 0 else ''} |")
+                         f"{m['arena_bytes'] if k == 0 else ''} | "
+                         f"{m.get('conv_scratch_bytes', '') if k == 0 else ''} |")
     return lines
 
 
@@ -32,6 +35,7 @@ def table(r: dict) -> str:
     sb = r["set_budget_instructions"]
     code = r["code_flash_bytes"]
     sets = variant_sets(r)
+    oc = next((v.get("output_cost") or 0 for v in r.get("variants", {}).values() if v.get("output_cost")), 0)
     lines = [f"Target: {r['target']}. Exact instruction counts (no sampling). `reds_set_budget()`: "
              f"{sb['portable']} instructions (portable), {sb['dsp']} (DSP). C core code as linked: "
              f"{code['portable']['-O2']} B portable / {code['dsp']['-O2']} B DSP at -O2, "
@@ -42,10 +46,15 @@ def table(r: dict) -> str:
              + ", ".join(f"{n} {m['reds_share_of_model_macs'][0]:.0%}" for n, m in r["models"].items()) + ").", "",
              "Widths: `default` is the converter's default (every channel group may shrink to 1 channel); "
              "`min_fraction_0.25` is `convert_model(..., min_fraction=0.25)` (CLI `--min-fraction 0.25`: every "
-             "group keeps at least a quarter of its channels).", "",
-             "| model | widths | budget | MACs | portable instr | DSP instr | portable instr/MAC | DSP instr/MAC | "
-             "DSP speed-up | model flash B | arena B |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "group keeps at least a quarter of its channels); `min_fraction_0.25_output_cost` adds "
+             f"`output_cost={oc:g}` (CLI `--output-cost {oc:g}`): budgets count MACs + {oc:g} MAC-equivalents "
+             "per output element, the per-output price the fit below measures, so that a budget buys run time.", "",
+             "MAC frac = MACs(b)/MACs(0); DSP time = DSP instructions(b)/instructions(0) (what the budget buys). "
+             "arena B: TFLM's arena for the full-width model; conv scratch B: the largest working memory a "
+             "REDS_Conv requests on top (packed weights of a narrow slice; TFLM places it in the arena).", "",
+             "| model | widths | budget | MACs | MAC frac | DSP time | portable instr | DSP instr | "
+             "portable instr/MAC | DSP instr/MAC | DSP speed-up | model flash B | arena B | conv scratch B |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in r["models"]:
         for vname, _, models, _ in sets:
             if name in models:
@@ -57,6 +66,18 @@ def table(r: dict) -> str:
             macs = op["macs"][0]
             lines.append(f"| {name} | {op['name']} | {macs} | {op['instructions']['portable'][0] / macs:.2f} | "
                          f"{op['instructions']['dsp'][0] / macs:.2f} |")
+    for vname, v in r.get("variants", {}).items():
+        for name, why in (v.get("infeasible") or {}).items():
+            lines += ["", f"Not measured: {name} with `{vname}` widths: {why}."]
+    cm = r.get("cost_model")
+    if cm:
+        lines += ["", "Cost model fitted to every op and budget of the `default` and `min_fraction_0.25` widths "
+                  "(least squares, instructions = a·MACs + b·output elements + c·output pixels):", "",
+                  "| path | a: per MAC | b: per output | c: per pixel | b/a (output cost in MACs) | median error |",
+                  "|---|---|---|---|---|---|"]
+        for p, f in cm.items():
+            lines.append(f"| {p} | {f['per_mac']} | {f['per_output']} | {f['per_pixel']} | {f['output_cost_macs']} | "
+                         f"{f['median_abs_error_pct']} % |")
     chk = r.get("checks")
     if chk:
         lines += ["", "Targets: `reds_set_budget` <= 50 instructions: "
@@ -91,6 +112,8 @@ def plot(r: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4))
     for ax, name in zip(axes, names):
         for vi, (vname, _, models, _) in enumerate(sets):
+            if name not in models:
+                continue
             m = models[name]
             frac = [x / m["macs"][0] for x in m["macs"]]
             for p, style in zip(PATHS, ("o", "s")):

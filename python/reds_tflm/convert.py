@@ -144,7 +144,12 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
         problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width,
                                 min_fraction, output_cost)
         bmacs = _budget_macs(graph, budgets, macs, output_cost)
-        sols = select_nested(problem, bmacs, mode=mode, method=method)
+        try:
+            sols = select_nested(problem, bmacs, mode=mode, method=method)
+        except BudgetError as exc:
+            if not output_cost:
+                raise
+            raise BudgetError(f"{exc} [cost units: MACs + {output_cost:g} per output element]") from None
         widths = [list(map(int, s.widths)) for s in sols]
         fractions = [b / graph.cost(None, output_cost) for b in bmacs]
     else:

@@ -11,6 +11,7 @@ import ctypes as C
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -204,6 +205,17 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     m, s = _i32(), _i32()
     lib().reds_quantize_multiplier(float(real), C.byref(m), C.byref(s))
     return m.value, s.value
+
+
+def conv_s8_scratch_size(in_hwc: Sequence[int], out_hwc: Sequence[int], kernel: Sequence[int], out_width: int,
+                         in_width: int) -> int:
+    """Bytes of working memory reds_conv_s8 uses at these widths (0: none), for a batch-1 conv geometry."""
+    dims = _ConvDims()
+    dims.batches = 1
+    dims.in_h, dims.in_w, dims.in_c = (int(v) for v in in_hwc)
+    dims.out_h, dims.out_w, dims.out_c = (int(v) for v in out_hwc)
+    dims.filter_h, dims.filter_w = (int(v) for v in kernel)
+    return int(lib().reds_conv_s8_scratch_size(C.byref(dims), int(out_width), int(in_width)))
 
 
 def conv_out_size(padding: int, in_size: int, filter_size: int, stride: int, dilation: int) -> int:
