@@ -151,3 +151,27 @@ def test_in_place_distillation_targets_the_full_network() -> None:
     for a, b in zip(alone, distilled):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(alone, labels)) > 1e-4
+
+
+def test_a_run_can_start_from_another_runs_pretrained_snapshot(tmp_path: Path) -> None:
+    """The pre-trained model is kept apart in the checkpoint; a second run with other REDS settings starts from it
+    (no pre-training: same weights before importance, hence the same widths) and is refused for another model."""
+    tr, va = _data(320, 4), _data(100, 5)
+    keras.utils.set_random_seed(0)
+    ref = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "a", **KW)
+    pre = json.loads((tmp_path / "a" / "pretrained.json").read_text())
+    assert pre["phase"] == "prepare" and (tmp_path / "a" / "pretrained.weights.h5").exists()
+    keras.utils.set_random_seed(7)  # another initialisation: the snapshot must replace it
+    res = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", init_from=tmp_path / "a",
+                **{**KW, "finetune_lr": 1e-3})
+    assert res.widths == ref.widths
+    assert [h for h in res.history if h["phase"] == "pretrain"] == [h for h in ref.history if h["phase"] == "pretrain"]
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["init_from"] == str(tmp_path / "a") and state["phase"] == "done"
+    from keras import layers as L
+    other = keras.Sequential([keras.Input((6, 6, 1)), L.Flatten(), L.Dense(20, activation="relu", name="h1"),
+                              L.Dense(16, activation="relu", name="h2"), L.Dense(4, name="out")])
+    with pytest.raises(RedsError, match="does not fit|group sizes"):
+        train(other, tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "c", init_from=tmp_path / "a", **KW)
+    with pytest.raises(RedsError, match="no pre-trained snapshot"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "d", init_from=tmp_path / "nothing", **KW)

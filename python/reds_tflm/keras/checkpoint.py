@@ -48,6 +48,33 @@ class Checkpoint:
         (self.dir / "tmp-state.json").write_text(json.dumps(state, indent=1))
         os.replace(self.dir / "tmp-state.json", self.dir / "state.json")
 
+    def save_pretrained(self, state: dict[str, Any], model: Any) -> None:
+        """Keep the pre-trained model apart (pretrained.weights.h5 + pretrained.json): another run can start its
+        REDS phases from it (`train(..., init_from=DIR)`) without pre-training again."""
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        model.save_weights(self.dir / "tmp-pre.weights.h5")
+        os.replace(self.dir / "tmp-pre.weights.h5", self.dir / "pretrained.weights.h5")
+        (self.dir / "tmp-pre.json").write_text(json.dumps(state, indent=1))
+        os.replace(self.dir / "tmp-pre.json", self.dir / "pretrained.json")
+
+    def load_pretrained(self, model: Any) -> dict[str, Any]:
+        """The state saved with the pre-trained weights, after loading those weights into `model`."""
+        if self.dir is None or not (self.dir / "pretrained.json").exists() or \
+                not (self.dir / "pretrained.weights.h5").exists():
+            raise RedsError(f"{self.dir}: no pre-trained snapshot (pretrained.json + pretrained.weights.h5); it is "
+                            "written by a run's checkpoint when its pre-training ends")
+        try:
+            state = json.loads((self.dir / "pretrained.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RedsError(f"{self.dir / 'pretrained.json'}: unreadable ({exc})") from None
+        try:
+            model.load_weights(self.dir / "pretrained.weights.h5")
+        except (ValueError, OSError) as exc:
+            raise RedsError(f"{self.dir / 'pretrained.weights.h5'}: does not fit this model ({exc})") from None
+        return state
+
     def load_weights(self, model: Any) -> None:
         if self.dir is None:
             return

@@ -44,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="output directory (default out/train-ARCH[-quick])")
     p.add_argument("--checkpoint", type=Path, default=None, help="checkpoint directory (default OUT/checkpoint)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint directory")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="checkpoint directory of an earlier run: start from its pre-trained snapshot (no pre-training)")
     p.add_argument("--mode", choices=("top-down", "bottom-up"), default="top-down", help="nested width selection")
     p.add_argument("--importance", choices=("l1", "l2"), default="l1", help="reduction of Taylor scores per unit")
     p.add_argument("--score-scale", choices=("global", "group"), default="global",
@@ -102,7 +104,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
                       importance_batches=preset.importance_batches, distill=args.distill)
-    result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, config=cfg)
+    result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,
                                 int8_samples=preset.int8_samples, progress=cfg.progress)
@@ -116,7 +118,7 @@ def complete_args(args: argparse.Namespace) -> argparse.Namespace:
     full = p.parse_args([])
     for k, v in vars(args).items():
         setattr(full, k, v)
-    for k in ("out", "checkpoint"):
+    for k in ("out", "checkpoint", "init_from"):
         if getattr(full, k) is not None:
             setattr(full, k, Path(getattr(full, k)))
     return full

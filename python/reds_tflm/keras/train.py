@@ -122,12 +122,15 @@ def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float,
 
 def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] = (1.0, 0.75, 0.5, 0.25), *,
           out: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-          config: TrainConfig | None = None, **overrides: Any) -> TrainResult:
+          init_from: str | Path | None = None, config: TrainConfig | None = None, **overrides: Any) -> TrainResult:
     """Train nested REDS subnetworks of `model` (modified in place: permuted and fine-tuned).
 
     `train_data`/`val_data` are (x, y) with integer labels; the model outputs logits (or ends in a softmax).
     Options are the fields of `TrainConfig`, given as a config or as keyword arguments. With `out`, the int8
-    model.reds.tflite, widths.json and the report (Markdown, PNG, JSON) are written there.
+    model.reds.tflite, widths.json and the report (Markdown, PNG, JSON) are written there. `init_from`: the
+    checkpoint directory of an earlier run of the same architecture; its pre-trained snapshot replaces the
+    pre-training (a way to try other REDS settings without pre-training again). A checkpoint already in
+    `checkpoint_dir` takes precedence.
     """
     import keras
     cfg = dataclasses.replace(config or TrainConfig(), budgets=tuple(float(b) for b in budgets), **overrides)
@@ -146,6 +149,16 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
                             "directory or delete it")
         ckpt.load_weights(model)
         log.info("resuming from %s: phase %s, epoch %d", checkpoint_dir, state["phase"], state["epoch"])
+    elif init_from is not None:
+        pre = Checkpoint(init_from).load_pretrained(model)
+        if pre.get("sizes") != graph.sizes:
+            raise RedsError(f"{init_from}: pre-trained snapshot is for group sizes {pre.get('sizes')}, not "
+                            f"{graph.sizes}")
+        state = {"phase": "prepare", "epoch": 0, "budgets": list(cfg.budgets), "sizes": graph.sizes,
+                 "history": list(pre.get("history", [])), "pretrained_accuracy": pre.get("pretrained_accuracy"),
+                 "init_from": str(init_from)}
+        log.info("pre-trained weights from %s (val accuracy %s)", init_from, pre.get("pretrained_accuracy"))
+        ckpt.save(state, model)
     else:
         state = {"phase": "pretrain", "epoch": 0, "budgets": list(cfg.budgets), "sizes": graph.sizes, "history": []}
     history: list[dict[str, Any]] = state["history"]
@@ -160,6 +173,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
                  state, cfg.progress)
         state.update(phase="prepare", epoch=0, pretrained_accuracy=model_accuracy(model, xv, yv))
         save(None)
+        ckpt.save_pretrained(state, model)
 
     # -- 2. importance, permutation, nested widths
     if state["phase"] == "prepare":
