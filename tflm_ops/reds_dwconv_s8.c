@@ -14,13 +14,14 @@ int reds_dwconv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, re
   return reds_prepare_requant_s8(d->out_c, qp, 0, rq);
 }
 
-int reds_dwconv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
-                   const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
+REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                     const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
+                                     int32_t in_width, int fast) {
   if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
   if (out_width != in_width || out_width < 1 || out_width > d->out_c) return REDS_ERR_WIDTH;
   const reds_conv_dims dd = *d; /* locals: int8 output stores could alias *d and force reloads */
   const int8_t zero = (int8_t)rq->output_offset;
-  const reds_requant_view v = reds_requant_view_of(rq);
+  const reds_requant_view v = reds_requant_view_of(rq, fast);
   const int32_t C = dd.in_c, fw = dd.filter_w, off = rq->input_offset;
   const size_t in_tap_step = (size_t)dd.dilation_w * C; /* input bytes between horizontal taps */
   const int32_t c4 = out_width & ~3;
@@ -73,4 +74,12 @@ int reds_dwconv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int
     }
   }
   return REDS_OK;
+}
+
+int reds_dwconv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
+                   const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
+#if defined(REDS_ARCH_CORTEX_M4) /* elsewhere the general form is as fast and the code half the size */
+  if (rq != NULL && rq->fast) return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 1);
+#endif
+  return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 0);
 }

@@ -59,14 +59,30 @@ typedef struct {
   int32_t activation;          /* REDS_ACT_* */
 } reds_quant_params_s8;
 
+/* One output channel's requantisation in the form eval runs fastest: TFLM's double-rounding
+ * MultiplyByQuantizedMultiplier(x, multiplier, shift) for shift = -e < 0 equals
+ *     (x * multiplier + round - [x < 0] * 2^31) >> (31 + e),   round = 2^30 + 2^(30 + e)
+ * in 64-bit arithmetic (reds_requant_fast; derivation in reds_ops_internal.h). */
+typedef struct {
+  int64_t round;
+  int32_t multiplier;
+  int32_t rshift; /* e - 1 */
+} reds_requant_ch;
+
 /* Everything int8 eval needs, filled by prepare. multiplier/shift point to caller-owned arrays of out_channels
- * entries (set the pointers before calling prepare). */
+ * entries; ch to an optional (NULL allowed) caller-owned array of out_channels reds_requant_ch. Set all three
+ * pointers before calling prepare. With ch, prepare enables the fast requantisation (fast = 1) when every
+ * channel's multiplier is below 1/2 (shift < 0) and the activation's upper bound is 127 (none, ReLU). The
+ * Cortex-M4 DSP build (REDS_ARCH_CORTEX_M4) then runs about 14 instead of 26 instructions per output; other
+ * builds keep the general form (equally fast there). Same results either way. */
 typedef struct {
   int32_t input_offset;   /* -input zero point */
   int32_t output_offset;  /* output zero point */
   int32_t act_min, act_max;
   int32_t *multiplier;
   int32_t *shift;
+  reds_requant_ch *ch;
+  int32_t fast;           /* set by prepare */
 } reds_requant_s8;
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include "semihost.h"
 
 static int32_t multiplier[M4_NUM_CASES][M4_MAX_OUT_C], shift[M4_NUM_CASES][M4_MAX_OUT_C];
+static reds_requant_ch requant_ch[M4_NUM_CASES][M4_MAX_OUT_C];
 static m4_op_state states[M4_NUM_CASES];
 static int8_t output[M4_MAX_OUT_ELEMS];
 
@@ -36,7 +37,12 @@ int main(void)
     m4_icount_init();
     reds_budget_reset();
     for (int i = 0; i < M4_NUM_CASES; ++i) {
-        const int s = m4_case_prepare(&m4_cases[i], &states[i], multiplier[i], shift[i]);
+        const int s = m4_case_prepare(&m4_cases[i], &states[i], multiplier[i], shift[i],
+#ifdef M4_BENCH_GENERAL_REQUANT /* measure the general requantisation instead */
+                                      NULL);
+#else
+                                      requant_ch[i]);
+#endif
         if (s != REDS_OK) {
             m4_puts("FAIL prepare ");
             m4_puts(m4_cases[i].name);

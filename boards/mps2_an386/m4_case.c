@@ -4,7 +4,7 @@
 
 #include "reds_budget.h"
 
-int m4_case_prepare(const m4_case *c, m4_op_state *st, int32_t *multiplier, int32_t *shift)
+int m4_case_prepare(const m4_case *c, m4_op_state *st, int32_t *multiplier, int32_t *shift, reds_requant_ch *ch)
 {
     memset(st, 0, sizeof *st);
     int s = reds_options_parse(c->options, c->options_len, c->op, c->out_c, &st->opts);
@@ -13,6 +13,7 @@ int m4_case_prepare(const m4_case *c, m4_op_state *st, int32_t *multiplier, int3
                                      c->out_scale, c->out_zp, st->opts.activation};
     st->rq.multiplier = multiplier;
     st->rq.shift = shift;
+    st->rq.ch = ch;
     if (c->op == REDS_OP_FC) {
         st->fc.batches = 1;
         st->fc.in_repeat = c->in_w;

@@ -43,8 +43,9 @@ typedef struct {
     reds_requant_s8 rq;
 } m4_op_state;
 
-/* multiplier/shift: caller-owned arrays of at least c->out_c entries. Returns REDS_OK or the first error. */
-int m4_case_prepare(const m4_case *c, m4_op_state *st, int32_t *multiplier, int32_t *shift);
+/* multiplier/shift: caller-owned arrays of at least c->out_c entries; ch: the same for the fast requantisation
+ * (NULL: the general form only). Returns REDS_OK or the first error. */
+int m4_case_prepare(const m4_case *c, m4_op_state *st, int32_t *multiplier, int32_t *shift, reds_requant_ch *ch);
 
 /* Evaluate at the budget in the global register (reds_get_budget()), from `input` into `output`. */
 int m4_case_eval(const m4_case *c, const m4_op_state *st, const int8_t *input, int8_t *output);

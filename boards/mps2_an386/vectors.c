@@ -9,16 +9,20 @@
 #include "semihost.h"
 
 static int32_t multiplier[M4_MAX_OUT_C], shift[M4_MAX_OUT_C];
+static reds_requant_ch requant_ch[M4_MAX_OUT_C];
 static int8_t output[M4_MAX_OUT_ELEMS];
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-    for (unsigned i = 0; i < sizeof m4_cases / sizeof m4_cases[0]; ++i) {
-        const m4_case *c = &m4_cases[i];
+    int passed = 0, failed = 0, fast_cases = 0;
+    /* Every case twice: with the per-channel requantisation parameters (the fast form, where prepare allows it)
+     * and without them (the general form). */
+    for (unsigned i = 0; i < 2 * (sizeof m4_cases / sizeof m4_cases[0]); ++i) {
+        const m4_case *c = &m4_cases[i / 2];
         m4_op_state st;
         reds_budget_reset();
-        int s = m4_case_prepare(c, &st, multiplier, shift);
+        int s = m4_case_prepare(c, &st, multiplier, shift, (i & 1) ? requant_ch : NULL);
+        fast_cases += st.rq.fast;
         if (s != REDS_OK) {
             m4_puts("FAIL ");
             m4_puts(c->name);
@@ -55,6 +59,7 @@ int main(void)
             else ++failed;
         }
     }
+    m4_put_kv("fast_requant_cases", fast_cases);
     m4_puts("vectors: ");
     m4_put_i32(passed);
     m4_puts(" passed, ");

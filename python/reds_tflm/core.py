@@ -63,9 +63,13 @@ class _QuantParams(C.Structure):
                 ("output_zero_point", _i32), ("activation", _i32)]
 
 
+class _RequantCh(C.Structure):
+    _fields_ = [("round", C.c_int64), ("multiplier", _i32), ("rshift", _i32)]
+
+
 class _Requant(C.Structure):
     _fields_ = [("input_offset", _i32), ("output_offset", _i32), ("act_min", _i32), ("act_max", _i32),
-                ("multiplier", _P(_i32)), ("shift", _P(_i32))]
+                ("multiplier", _P(_i32)), ("shift", _P(_i32)), ("ch", _P(_RequantCh)), ("fast", _i32)]
 
 
 class _ActF32(C.Structure):
@@ -319,7 +323,8 @@ def run_op(op: str, options: bytes | RedsOptions, x: np.ndarray, weights: np.nda
                           float(quant.output_scale), int(quant.output_zero_point), opts.activation)
         mult = np.zeros(o_ch, dtype=np.int32)
         shift = np.zeros(o_ch, dtype=np.int32)
-        rq = _Requant(0, 0, 0, 0, mult.ctypes.data_as(_P(_i32)), shift.ctypes.data_as(_P(_i32)))
+        chs = (_RequantCh * o_ch)()  # the per-channel form: the fast path, as the TFLM adapter provides it
+        rq = _Requant(0, 0, 0, 0, mult.ctypes.data_as(_P(_i32)), shift.ctypes.data_as(_P(_i32)), chs, 0)
         st = getattr(so, f"reds_{name}_s8_prepare")(C.byref(dims), C.byref(qp), C.byref(rq))
         if st != OK:
             raise _prepare_error(ctx, st, quant)

@@ -131,6 +131,9 @@ static void random_quant(reds_quant_params_s8 *qp, float *scales, int32_t out_c)
   qp->activation = rnd_range(0, 3);
 }
 
+/* How many int8 cases ran the general and the fast requantisation (both must occur: test_requant_forms_seen). */
+static long g_requant_forms[2];
+
 static void conv_s8_case(int dw, int wide) {
   reds_conv_dims d;
   random_conv_dims(&d, dw, wide);
@@ -145,10 +148,13 @@ static void conv_s8_case(int dw, int wide) {
   int32_t *mult = (int32_t *)malloc(d.out_c * sizeof(int32_t)), *shift = (int32_t *)malloc(d.out_c * sizeof(int32_t));
   reds_quant_params_s8 qp;
   random_quant(&qp, scales, d.out_c);
-  reds_requant_s8 rq;
+  reds_requant_s8 rq = {0};
   rq.multiplier = mult;
   rq.shift = shift;
+  reds_requant_ch *ch = (reds_requant_ch *)malloc(d.out_c * sizeof(reds_requant_ch));
+  rq.ch = rnd() % 3 ? ch : NULL; /* the fast form where prepare allows it, or the general one */
   CHECK_EQ_INT(dw ? reds_dwconv_s8_prepare(&d, &qp, &rq) : reds_conv_s8_prepare(&d, &qp, &rq), REDS_OK);
+  ++g_requant_forms[rq.fast];
   const int32_t iw = wide ? rnd_range(1, d.in_c < 15 ? d.in_c : 15) : rnd_range(1, d.in_c);
   const int32_t ow = dw ? iw : rnd_range(1, d.out_c);
   int8_t *out = (int8_t *)malloc(px * d.out_c);
@@ -181,6 +187,7 @@ static void conv_s8_case(int dw, int wide) {
     }
   CHECK_EQ_INT(mismatches, 0);
   free(in); free(w); free(bias); free(scales); free(mult); free(shift); free(out); free(s_in); free(s_w); free(s_out);
+  free(ch);
 }
 
 static void conv_f32_case(int dw) {
@@ -243,10 +250,13 @@ static void fc_case(int is_float) {
     int32_t *mult = (int32_t *)malloc(d.out_channels * 4), *shift = (int32_t *)malloc(d.out_channels * 4);
     reds_quant_params_s8 qp;
     random_quant(&qp, scales, d.out_channels);
-    reds_requant_s8 rq;
+    reds_requant_s8 rq = {0};
     rq.multiplier = mult;
     rq.shift = shift;
+    reds_requant_ch *ch = (reds_requant_ch *)malloc(d.out_channels * sizeof(reds_requant_ch));
+    rq.ch = rnd() % 3 ? ch : NULL;
     CHECK_EQ_INT(reds_fc_s8_prepare(&d, &qp, &rq), REDS_OK);
+    ++g_requant_forms[rq.fast];
     int8_t *out = (int8_t *)malloc((size_t)d.batches * d.out_channels);
     CHECK_EQ_INT(reds_fc_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw), REDS_OK);
     int8_t *s_in = (int8_t *)malloc((size_t)d.batches * srow), *s_w = (int8_t *)malloc((size_t)ow * srow);
@@ -264,6 +274,7 @@ static void fc_case(int is_float) {
         mismatches += out[b * d.out_channels + o] != want;
       }
     free(in); free(w); free(bias); free(scales); free(mult); free(shift); free(out); free(s_in); free(s_w);
+    free(ch);
   } else {
     float *in = rand_f32((size_t)d.batches * row), *w = rand_f32((size_t)d.out_channels * row);
     float *bias = rand_f32(d.out_channels);
@@ -302,6 +313,11 @@ static void test_conv_f32_matches_sliced_reference(void) { for (int i = 0; i < R
 static void test_dwconv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0); }
 static void test_dwconv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(1); }
 
+static void test_requant_forms_seen(void) {
+  CHECK(g_requant_forms[0] > 10);
+  CHECK(g_requant_forms[1] > 10);
+}
+
 static void test_conv_geometry_tflm_padding(void) {
   reds_conv_dims d;
   memset(&d, 0, sizeof(d));
@@ -333,7 +349,7 @@ static void test_conv_geometry_tflm_padding(void) {
 static void test_ops_reject_bad_widths_and_args(void) {
   int8_t in[8] = {0}, w[8] = {0}, out[8];
   int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {0, 0};
-  reds_requant_s8 rq = {0, 0, -128, 127, mult, shift};
+  reds_requant_s8 rq = {0, 0, -128, 127, mult, shift, NULL, 0};
   reds_fc_dims d = {1, 1, 4, 2};
   CHECK_EQ_INT(reds_fc_s8(&d, &rq, in, w, NULL, out, 0, 4), REDS_ERR_WIDTH);
   CHECK_EQ_INT(reds_fc_s8(&d, &rq, in, w, NULL, out, 3, 4), REDS_ERR_WIDTH);
@@ -352,7 +368,7 @@ static void test_prepare_rejects_bad_quant(void) {
   reds_fc_dims d = {1, 1, 4, 2};
   float scales[2] = {0.01f, 0.02f};
   int32_t mult[2], shift[2];
-  reds_requant_s8 rq = {0, 0, 0, 0, mult, shift};
+  reds_requant_s8 rq = {0, 0, 0, 0, mult, shift, NULL, 0};
   reds_quant_params_s8 qp = {0.1f, 0, scales, 2, 0, 0.2f, 0, REDS_ACT_NONE};
   CHECK_EQ_INT(reds_fc_s8_prepare(&d, &qp, &rq), REDS_OK);
   qp.filter_zero_point = 3;
@@ -383,7 +399,7 @@ static void test_fc_per_tensor_uses_float_product(void) {
   reds_fc_dims d = {1, 1, 1, 1};
   float s = 0.1f;
   int32_t m1, s1, m2, s2;
-  reds_requant_s8 rq = {0, 0, 0, 0, &m1, &s1};
+  reds_requant_s8 rq = {0, 0, 0, 0, &m1, &s1, NULL, 0};
   reds_quant_params_s8 qp = {0.3f, 0, &s, 1, 0, 0.7f, 0, REDS_ACT_NONE};
   CHECK_EQ_INT(reds_fc_s8_prepare(&d, &qp, &rq), REDS_OK);
   int32_t em, es;
@@ -425,6 +441,7 @@ const reds_test_case reds_tests_ops[] = {
     {"conv_f32_matches_sliced_reference", test_conv_f32_matches_sliced_reference},
     {"dwconv_s8_matches_sliced_reference", test_dwconv_s8_matches_sliced_reference},
     {"dwconv_f32_matches_sliced_reference", test_dwconv_f32_matches_sliced_reference},
+    {"requant_forms_seen", test_requant_forms_seen},
     {"conv_geometry_tflm_padding", test_conv_geometry_tflm_padding},
     {"ops_reject_bad_widths_and_args", test_ops_reject_bad_widths_and_args},
     {"prepare_rejects_bad_quant", test_prepare_rejects_bad_quant},

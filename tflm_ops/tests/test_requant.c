@@ -131,7 +131,7 @@ static void test_requant_tail(void) {
       lo = hi;
       hi = t;
     }
-    const reds_requant_view v = {mult, shift, off, lo, hi};
+    const reds_requant_view v = {mult, shift, NULL, off, lo, hi, 0};
     int32_t acc[CH];
     for (int c = 0; c < CH; ++c) {
       const uint32_t r = rq_rand();
@@ -155,7 +155,64 @@ static void test_requant_tail(void) {
   CHECK_EQ_INT(mismatches, 0);
 }
 
-const reds_test_case reds_tests_requant[] = {{"requant_mul_edges", test_requant_mul_edges},
+/* The per-channel fast form (reds_requant_ch, as prepare fills it) against the literal TFLM sequence: every shift
+ * from -1 to -31, edge and random accumulators, multipliers 0, 2^30, 2^31-1 and random; and the fast tail
+ * (saturate, lower clamp) against the literal tail with an upper bound of 127. */
+static void test_requant_fast(void) {
+#if !REDS_SINGLE_ROUNDING
+  static const int32_t edges[] = {0, 1, -1, 2, -2, 3, -3, 127, -128, 1 << 20, -(1 << 20), INT32_MAX, INT32_MIN,
+                                  INT32_MAX - 1, INT32_MIN + 1, 0x40000000, -0x40000000, 12345, -12345};
+  const int32_t mults[] = {0, 1 << 30, 0x7FFFFFFF, 0x5A5A5A5A, 0x40000001};
+  long mismatches = 0;
+  for (int32_t e = 1; e <= 31; ++e) {
+    for (size_t mi = 0; mi < sizeof mults / sizeof mults[0] + 200; ++mi) {
+      const int32_t m = mi < sizeof mults / sizeof mults[0] ? mults[mi]
+                                                            : (int32_t)(0x40000000u | (rq_rand() & 0x3FFFFFFFu));
+      const reds_requant_ch c = {((int64_t)1 << 30) + ((int64_t)1 << (30 + e)), m, e - 1};
+      for (size_t xi = 0; xi < sizeof edges / sizeof edges[0] + 20; ++xi) {
+        const uint32_t r = rq_rand();
+        const int32_t x = xi < sizeof edges / sizeof edges[0] ? edges[xi] : ((xi & 1) ? (int32_t)r : rq_any_magnitude(r));
+        const int32_t want = reds_multiply_by_quantized_multiplier(x, m, -e);
+        const int32_t got = reds_requant_fast(x, &c);
+        if (got != want) {
+          if (mismatches < 5) printf("    fast x=%ld m=%ld e=%ld: want %ld got %ld\n", (long)x, (long)m, (long)e,
+                                     (long)want, (long)got);
+          ++mismatches;
+        }
+      }
+    }
+  }
+  enum { CH = 8 };
+  int32_t mult[CH], shift[CH];
+  reds_requant_ch ch[CH];
+  for (int rep = 0; rep < 4000; ++rep) {
+    for (int c = 0; c < CH; ++c) {
+      mult[c] = (int32_t)(0x40000000u | (rq_rand() & 0x3FFFFFFFu));
+      shift[c] = -1 - (int32_t)(rq_rand() % 31u);
+      ch[c].multiplier = mult[c];
+      ch[c].rshift = -shift[c] - 1;
+      ch[c].round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift[c]));
+    }
+    const int32_t off = (int32_t)(rq_rand() % 256u) - 128, lo = (int32_t)(rq_rand() % 256u) - 128;
+    const reds_requant_view v = {mult, shift, ch, off, lo, 127, 1};
+    for (int c = 0; c < CH; ++c) {
+      const uint32_t r = rq_rand();
+      const int32_t acc = (rep & 1) ? (int32_t)r : rq_any_magnitude(r);
+      int32_t want = reds_multiply_by_quantized_multiplier(acc, mult[c], shift[c]) + off;
+      want = want < lo ? lo : (want > 127 ? 127 : want);
+      const int8_t got = reds_requant_at(acc, &v, c);
+      if (got != want) {
+        if (mismatches < 5) printf("    fast tail acc=%ld: want %ld got %d\n", (long)acc, (long)want, got);
+        ++mismatches;
+      }
+    }
+  }
+  CHECK_EQ_INT(mismatches, 0);
+#endif
+}
+
+const reds_test_case reds_tests_requant[] = {{"requant_fast", test_requant_fast},
+                                             {"requant_mul_edges", test_requant_mul_edges},
                                              {"requant_mul_random", test_requant_mul_random},
                                              {"requant_mul_values", test_requant_mul_values},
                                              {"requant_tail", test_requant_tail},

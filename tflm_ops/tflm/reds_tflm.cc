@@ -100,7 +100,10 @@ int PrepareQuant(TfLiteContext* context, OpData* d, const TfLiteTensor* in, cons
   const size_t bytes = sizeof(int32_t) * static_cast<size_t>(out_c);
   d->rq.multiplier = static_cast<int32_t*>(context->AllocatePersistentBuffer(context, bytes));
   d->rq.shift = static_cast<int32_t*>(context->AllocatePersistentBuffer(context, bytes));
-  if (d->rq.multiplier == nullptr || d->rq.shift == nullptr) return REDS_ERR_ARG;
+  // The per-channel form of the requantisation (16 bytes a channel) that lets Eval run its fast path.
+  d->rq.ch = static_cast<reds_requant_ch*>(
+      context->AllocatePersistentBuffer(context, sizeof(reds_requant_ch) * static_cast<size_t>(out_c)));
+  if (d->rq.multiplier == nullptr || d->rq.shift == nullptr || d->rq.ch == nullptr) return REDS_ERR_ARG;
   return d->op == REDS_OP_FC     ? reds_fc_s8_prepare(&d->fc, &qp, &d->rq)
          : d->op == REDS_OP_CONV ? reds_conv_s8_prepare(&d->conv, &qp, &d->rq)
                                  : reds_dwconv_s8_prepare(&d->conv, &qp, &d->rq);

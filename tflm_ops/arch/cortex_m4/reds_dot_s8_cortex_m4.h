@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "reds_ops.h" /* reds_requant_ch */
+
 static inline uint32_t reds_m4_load4(const int8_t *p) {
   uint32_t v;
   memcpy(&v, p, sizeof v);
@@ -173,5 +175,22 @@ static inline void reds_mac_chan_s8(int32_t *acc, const int8_t *in, const int8_t
   for (; c < n; ++c)
     acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)(((int32_t)in[c] + input_offset) * (int32_t)w[c]));
 }
+
+/* The fast requantisation (reds_requant_ch, see reds_ops.h): round + x*m + [x<0]*INT32_MIN as two SMLALs into
+ * one 64-bit accumulator, then the high word shifted right by e-1. GCC 12 writes the sign correction of the C form
+ * as a 64-bit shift with carries; here it is one LSR and one SMLAL. Exact: the same integer sum. */
+static inline int32_t reds_requant_fast_m4(int32_t x, const reds_requant_ch *c) {
+  uint32_t lo = (uint32_t)(uint64_t)c->round, hi = (uint32_t)((uint64_t)c->round >> 32);
+  const uint32_t neg = (uint32_t)x >> 31;
+  const int32_t int_min = INT32_MIN;
+  __asm__("smlal %0, %1, %2, %3\n\t"
+          "smlal %0, %1, %4, %5"
+          : "+&r"(lo), "+&r"(hi)
+          : "r"(x), "r"(c->multiplier), "r"(neg), "r"(int_min));
+  return (int32_t)hi >> c->rshift;
+}
+
+/* Saturate to int8: one SSAT. */
+static inline int32_t reds_sat_s8_m4(int32_t x) { return __ssat(x, 8); }
 
 #endif /* REDS_DOT_S8_CORTEX_M4_H_ */
