@@ -78,7 +78,7 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
 
 int reds_dwconv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
-#if defined(REDS_ARCH_CORTEX_M4) /* elsewhere the general form is as fast and the code half the size */
+#if defined(REDS_ARCH_CORTEX_M4) && !defined(REDS_NO_FAST_REQUANT) /* see REDS_ALWAYS_INLINE */
   if (rq != NULL && rq->fast) return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 1);
 #endif
   return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 0);

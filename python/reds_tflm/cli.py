@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--min-fraction", type=float, default=0.0,
                    help="minimum share of every group's channels kept (e.g. 0.25); default 0")
     c.add_argument("--output-cost", type=float, default=0.0,
-                   help="budget MACs + this many MAC-equivalents per output element (about 12 for the Cortex-M4 "
+                   help="budget MACs + this many MAC-equivalents per output element (about 20 for the Cortex-M4 "
                         "DSP kernels), so that budgets buy run time; default 0 = MACs only")
     c.add_argument("--mode", default="top-down", choices=["top-down", "bottom-up"])
     c.add_argument("--method", default="auto", help="width search: auto (Lagrangian DP), milp, exhaustive")
