@@ -80,6 +80,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     ft = args.finetune_epochs if args.finetune_epochs is not None else preset.finetune_epochs
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
            "preset": preset.__dict__, "seconds": round(seconds, 1),
+           "epochs": {"pretrain": pre, "joint": ft, "bn": preset.bn_epochs},
+           "init_from": str(args.init_from) if getattr(args, "init_from", None) else None,
            "resumed_from_phase": getattr(args, "resumed_from", None), "int8_samples": result.export.int8_samples,
            "int8_engine": result.export.int8_engine, "model_bytes": result.export.path.stat().st_size,
            "budgets": [{k: r[k] for k in ("fraction", "macs", "params", "accuracy_float", "accuracy_int8",
@@ -135,11 +137,14 @@ def readme_section(res_dir: Path) -> str:
     variants = [(p, d) for p, d in docs if (p, d) not in main]
     for path, d in main:
         pre = d["preset"]
+        ep = d.get("epochs") or {"pretrain": pre["pretrain_epochs"], "joint": pre["finetune_epochs"],
+                                 "bn": pre["bn_epochs"]}
         out.append(f"### {d['arch']}{' (quick)' if d['quick'] else ''} — `results/{path.name}`")
         out.append("")
-        out.append(f"{pre['train_samples'] or 60000} training images, {pre['pretrain_epochs']} pre-training + "
-                   f"{pre['finetune_epochs']} joint + {pre['bn_epochs']} BN epochs, seed {d['seed']}, "
+        out.append(f"{pre['train_samples'] or 60000} training images, {ep['pretrain']} pre-training + "
+                   f"{ep['joint']} joint + {ep['bn']} BN epochs, seed {d['seed']}, "
                    f"{d['seconds'] / 60:.0f} min"
+                   f"{' (pre-trained weights from ' + d['init_from'] + ')' if d.get('init_from') else ''}"
                    f"{' (resumed at phase ' + d['resumed_from_phase'] + ')' if d.get('resumed_from_phase') else ''}"
                    f"; int8 on {d['int8_samples']} test images; one model file of "
                    f"{d['model_bytes']:,} bytes. {d.get('method', '')}")
