@@ -40,7 +40,7 @@ import m4gen  # noqa: E402
 import m4run  # noqa: E402
 from reds_tflm import tflite_io as tio  # noqa: E402
 from reds_tflm.errors import BudgetError  # noqa: E402
-from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC, decode  # noqa: E402
+from reds_tflm.options import REDS_CONV, REDS_FC, decode  # noqa: E402
 
 BUDGETS = [1.0, 0.75, 0.5, 0.25]
 PATHS = ("portable", "dsp")

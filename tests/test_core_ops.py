@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import layers as L
+from reds_tflm import onelayer as L
 from reds_tflm import core
 from reds_tflm.errors import BudgetError, ModelFormatError, OptionsError, UnsupportedModelError
 

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-import layers as L
+from reds_tflm import onelayer as L
 import models
 from reds_tflm import tflite_io as tio
 from reds_tflm.convert import convert_model

@@ -1,4 +1,6 @@
-"""One-op .tflite models built directly with the schema object API (far faster than the TensorFlow converter).
+"""One-layer .tflite models built directly with the schema object API (far faster than the TensorFlow converter):
+the references that the C kernels are checked against, on the host (tests/) and on the Cortex-M4 target
+(boards/mps2_an386/).
 
 A `Layer` holds a FULLY_CONNECTED / CONV_2D / DEPTHWISE_CONV_2D with its tensors and quantisation; it can be
 emitted as a builtin one-op model, as the same layer SLICED to active widths (what TFLM must compute for a
@@ -14,9 +16,9 @@ import numpy as np
 from tflite_micro.python.tflite_micro import runtime
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from reds_tflm import tflite_io as tio
-from reds_tflm.core import Quant
-from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC, RedsOptions, encode
+from . import tflite_io as tio
+from .core import Quant
+from .options import REDS_CONV, REDS_DWCONV, REDS_FC, RedsOptions, encode
 
 FC, CONV, DW = "FC", "CONV", "DW"
 CUSTOM_CODE = {FC: REDS_FC, CONV: REDS_CONV, DW: REDS_DWCONV}
