@@ -112,7 +112,7 @@ def test_cli_args_are_completed_and_existing_checkpoints_protected(tmp_path: Pat
     from reds_tflm.keras.example import _dirs, complete_args
     a = complete_args(argparse.Namespace(arch="mlp", quick=True, seed=3, out=str(tmp_path / "o"), resume=False))
     assert a.arch == "mlp" and a.seed == 3 and a.out == tmp_path / "o" and a.mode == "top-down"
-    assert a.min_fraction == 0.0 and a.importance == "l1" and a.checkpoint is None
+    assert a.min_fraction == 0.25 and a.importance == "l1" and a.checkpoint is None
     out, ckpt = _dirs(a)
     assert ckpt == tmp_path / "o" / "checkpoint"
     ckpt.mkdir(parents=True)
