@@ -8,7 +8,9 @@
  *   reds_dot4_s8      four output rows: acc[r] += sum_{i<n} (in[i] + off) * w[r * w_stride + i], r < 4
  *                     (one unpacked input shared by four weight rows: FC and conv, groups of 4 output channels)
  *   reds_mac4_chan_s8 depthwise, four channels of one tap: acc[c] += (in[c] + off) * w[c], c < 4
- *   reds_mac_chan_s8  depthwise, n channels of one tap, accumulators in memory (kept for the DSP loop tests) */
+ *   reds_mac_chan_s8  depthwise, n channels of one tap, accumulators in memory (kept for the DSP loop tests)
+ *   reds_dw3x3_s8     depthwise, four channels of one pixel over all 9 taps of a 3x3 kernel, all taps inside the
+ *                     input, dilation 1: tap (r, t) reads in + r * in_row_step + t * c and w + (3r + t) * c */
 #ifndef REDS_DOT_S8_H_
 #define REDS_DOT_S8_H_
 
@@ -55,6 +57,12 @@ static inline void reds_mac4_chan_s8(const int8_t *in, const int8_t *w, int32_t 
 static inline void reds_mac_chan_s8(int32_t *acc, const int8_t *in, const int8_t *w, int32_t n,
                                     int32_t input_offset) {
   for (int32_t c = 0; c < n; ++c) acc[c] = (int32_t)reds_mac_u32((uint32_t)acc[c], in[c], w[c], input_offset);
+}
+
+static inline void reds_dw3x3_s8(const int8_t *in, const int8_t *w, int32_t c, int32_t in_row_step,
+                                 int32_t input_offset, int32_t acc[4]) {
+  for (int32_t r = 0; r < 3; ++r, in += in_row_step, w += 3 * c)
+    for (int32_t t = 0; t < 3; ++t) reds_mac4_chan_s8(in + t * c, w + t * c, input_offset, acc);
 }
 
 #endif /* REDS_ARCH_CORTEX_M4 */

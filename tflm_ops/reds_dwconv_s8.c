@@ -25,6 +25,13 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
   const int32_t C = dd.in_c, fw = dd.filter_w, off = rq->input_offset;
   const size_t in_tap_step = (size_t)dd.dilation_w * C; /* input bytes between horizontal taps */
   const int32_t c4 = out_width & ~3;
+#if defined(REDS_ARCH_CORTEX_M4)
+  /* The unrolled 3x3 (one asm statement) for pixels whose taps are all inside; in plain C the row loop below is
+   * as fast. */
+  const int interior3x3 = dd.filter_h == 3 && fw == 3 && dd.dilation_h == 1 && dd.dilation_w == 1;
+#else
+  const int interior3x3 = 0;
+#endif
   for (int32_t b = 0; b < dd.batches; ++b) {
     const int8_t *in_img = input + (size_t)b * dd.in_h * dd.in_w * C;
     for (int32_t oy = 0; oy < dd.out_h; ++oy) {
@@ -49,6 +56,11 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
           int32_t acc[4] = {reds_bias_or_zero(bias, c0), reds_bias_or_zero(bias, c0 + 1),
                             reds_bias_or_zero(bias, c0 + 2), reds_bias_or_zero(bias, c0 + 3)};
           const int8_t *in_r = in0 + c0, *w_r = w0 + c0;
+          if (interior3x3 && py1 - fy0 == 3 && ntaps_x == 3) { /* every tap inside: the unrolled 3x3 */
+            reds_dw3x3_s8(in_r, w_r, C, (int32_t)in_row_step, off, acc);
+            reds_requant4_at(out_px + c0, acc, &v, c0);
+            continue;
+          }
           for (int32_t fy = fy0; fy < py1; ++fy, in_r += in_row_step, w_r += w_row_step) {
             if (ntaps_x == 3) { /* the common 3-wide row, unrolled */
               reds_mac4_chan_s8(in_r, w_r, off, acc);

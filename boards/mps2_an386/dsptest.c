@@ -5,6 +5,8 @@
  *   reds_mac_chan_s8   n channels of one depthwise tap
  *   reds_mac4_chan_s8  four channels over n taps, as the depthwise op calls it (tap strides of 4..7 bytes, so
  *                      every tap after the first starts at a different alignment)
+ *   reds_dw3x3_s8      four channels over the 9 taps of a 3x3 pixel (channel strides c = 4..7, input row steps
+ *                      3c..3c+5: every tap at its own alignment)
  * Also prints their instruction counts next to the plain loops' for a 64-element call. Exit status 0 only if all
  * agree. */
 #include <stdint.h>
@@ -143,6 +145,23 @@ static int same4(const int32_t *a, const int32_t *b)
     return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
+/* The 3x3 depthwise pixel: plain taps in C against the asm. */
+__attribute__((noinline)) static void plain_dw3x3(const int8_t *in, const int8_t *w, int32_t c, int32_t row,
+                                                  int32_t off, int32_t *acc)
+{
+    for (int32_t r = 0; r < 3; ++r)
+        for (int32_t t = 0; t < 3; ++t)
+            for (int32_t ch = 0; ch < 4; ++ch)
+                acc[ch] = (int32_t)((uint32_t)acc[ch] +
+                                    (uint32_t)(((int32_t)in[r * row + t * c + ch] + off) * (int32_t)w[(3 * r + t) * c + ch]));
+}
+
+__attribute__((noinline)) static void dsp_dw3x3(const int8_t *in, const int8_t *w, int32_t c, int32_t row,
+                                                int32_t off, int32_t *acc)
+{
+    reds_dw3x3_s8(in, w, c, row, off, acc);
+}
+
 /* reds_dot4_s8 and reds_mac4_chan_s8 for one length, misalignment and offset, from a random start and from
  * accumulators next to INT32_MAX / INT32_MIN (both must wrap identically). Returns the number of cases. */
 static int check_four(int32_t n, int32_t mis, int32_t off)
@@ -169,6 +188,15 @@ static int check_four(int32_t n, int32_t mis, int32_t off)
         dsp_mac4_taps(buf_in + mis, 4 + mis, buf_w + (3 - mis), 7 - mis, n, off, e);
         if (!same4(d, e)) fail(start ? "mac4_chan-wrap" : "mac4_chan", n, mis, off);
         ++cases;
+        if (n >= 4 && n <= 7) { /* n as the channel stride of the 3x3 pixel, row steps 3n..3n+5 */
+            for (int32_t extra = 0; extra <= 5; ++extra) {
+                int32_t f[4] = {a[0], a[1], a[2], a[3]}, g[4] = {a[0], a[1], a[2], a[3]};
+                plain_dw3x3(buf_in + mis, buf_w + (3 - mis), n, 3 * n + extra, off, f);
+                dsp_dw3x3(buf_in + mis, buf_w + (3 - mis), n, 3 * n + extra, off, g);
+                if (!same4(f, g)) fail(start ? "dw3x3-wrap" : "dw3x3", n, mis, off);
+                ++cases;
+            }
+        }
     }
     return cases;
 }

@@ -176,6 +176,50 @@ static inline void reds_mac_chan_s8(int32_t *acc, const int8_t *in, const int8_t
     acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)(((int32_t)in[c] + input_offset) * (int32_t)w[c]));
 }
 
+/* Depthwise 3x3, one pixel, four channels, every tap inside the input, dilation 1 (see reds_dot_s8.h). One asm
+ * statement: the 9 taps unrolled, each two loads, four extends and four SMLABB/SMLATT, plus two pointer steps. The
+ * weights of consecutive taps are c bytes apart, also from one kernel row to the next (3 taps of c bytes); the
+ * input steps c within a row and in_row_step - 2c to the next. 13 registers. Written in C, GCC spilled the tap
+ * loop's pointers and accumulators (about 18 instructions per tap instead of 12). */
+#define REDS_M4_DW_TAP                                  \
+  "ldr     %[x], [%[in]]\n\t"                           \
+  "ldr     %[k], [%[w]]\n\t"                            \
+  "sxtab16 %[xh], %[off2], %[x], ror #8\n\t"            \
+  "sxtab16 %[x], %[off2], %[x]\n\t"                     \
+  "sxtb16  %[kh], %[k], ror #8\n\t"                     \
+  "sxtb16  %[k], %[k]\n\t"                              \
+  "smlabb  %[a0], %[x], %[k], %[a0]\n\t"                \
+  "smlabb  %[a1], %[xh], %[kh], %[a1]\n\t"              \
+  "smlatt  %[a2], %[x], %[k], %[a2]\n\t"                \
+  "smlatt  %[a3], %[xh], %[kh], %[a3]\n\t"              \
+  "add     %[w], %[w], %[c]\n\t"
+
+static inline void reds_dw3x3_s8(const int8_t *in, const int8_t *w, int32_t c, int32_t in_row_step,
+                                 int32_t input_offset, int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  const uint32_t off2 = reds_m4_offset2(input_offset);
+  const int32_t row_gap = in_row_step - 2 * c;
+  uint32_t x, xh, k, kh;
+  __asm__(REDS_M4_DW_TAP "add     %[in], %[in], %[c]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[c]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[g]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[c]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[c]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[g]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[c]\n\t"
+          REDS_M4_DW_TAP "add     %[in], %[in], %[c]\n\t"
+          REDS_M4_DW_TAP
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [in] "+r"(in), [w] "+r"(w),
+            [x] "=&r"(x), [xh] "=&r"(xh), [k] "=&r"(k), [kh] "=&r"(kh)
+          : [c] "r"(c), [g] "r"(row_gap), [off2] "r"(off2)
+          : "memory");
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+#undef REDS_M4_DW_TAP
+
 /* The fast requantisation (reds_requant_ch, see reds_ops.h): round + x*m + [x<0]*INT32_MIN as two SMLALs into
  * one 64-bit accumulator, then the high word shifted right by e-1. GCC 12 writes the sign correction of the C form
  * as a 64-bit shift with carries; here it is one LSR and one SMLAL. Exact: the same integer sum. */
