@@ -191,8 +191,8 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
       int8_t *pack = (int8_t *)c.w;
       for (int32_t o = o0; o < o1; ++o)
         for (int32_t t = 0; t < taps; ++t)
-          reds_copy_s8(pack + ((size_t)(o - o0) * taps + t) * in_width, weights + o * w_out_stride + (size_t)t * d->in_c,
-                       in_width);
+          reds_copy_s8(pack + ((size_t)(o - o0) * taps + t) * in_width,
+                       weights + o * w_out_stride + (size_t)t * d->in_c, in_width);
     }
     const int8_t *w_base = packed ? c.w : weights + o0 * w_out_stride;
     const int32_t o4 = o0 + ((o1 - o0) & ~3);
@@ -241,9 +241,7 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
 int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
                  const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width, int8_t *scratch,
                  int32_t scratch_size) {
-#if defined(REDS_ARCH_CORTEX_M4) && !defined(REDS_NO_FAST_REQUANT) /* see REDS_ALWAYS_INLINE */
-  if (rq != NULL && rq->fast)
+  if (reds_use_fast_requant(rq))
     return conv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size, 1);
-#endif
   return conv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size, 0);
 }

@@ -90,8 +90,6 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
 
 int reds_dwconv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
                    const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
-#if defined(REDS_ARCH_CORTEX_M4) && !defined(REDS_NO_FAST_REQUANT) /* see REDS_ALWAYS_INLINE */
-  if (rq != NULL && rq->fast) return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 1);
-#endif
+  if (reds_use_fast_requant(rq)) return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 1);
   return dwconv_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 0);
 }

@@ -57,8 +57,6 @@ REDS_ALWAYS_INLINE int fc_s8_run(const reds_fc_dims *d, const reds_requant_s8 *r
 
 int reds_fc_s8(const reds_fc_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
                const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width) {
-#if defined(REDS_ARCH_CORTEX_M4) && !defined(REDS_NO_FAST_REQUANT) /* see REDS_ALWAYS_INLINE */
-  if (rq != NULL && rq->fast) return fc_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 1);
-#endif
+  if (reds_use_fast_requant(rq)) return fc_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 1);
   return fc_s8_run(d, rq, input, weights, bias, output, out_width, in_width, 0);
 }

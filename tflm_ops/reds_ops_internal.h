@@ -106,6 +106,16 @@ static inline int8_t reds_requant_at(int32_t acc, const reds_requant_view *v, in
 #else
 #define REDS_ALWAYS_INLINE static inline
 #endif
+#if defined(REDS_ARCH_CORTEX_M4) && !defined(REDS_NO_FAST_REQUANT)
+#define REDS_FAST_REQUANT_BUILD 1
+#else
+#define REDS_FAST_REQUANT_BUILD 0
+#endif
+
+/* Which instantiation an eval runs: the fast one only where it is built and prepare enabled it. */
+static inline int reds_use_fast_requant(const reds_requant_s8 *rq) {
+  return REDS_FAST_REQUANT_BUILD && rq != NULL && rq->fast;
+}
 
 /* Four consecutive channels, written out so that acc[] stays in registers. */
 static inline void reds_requant4_at(int8_t *out, const int32_t acc[4], const reds_requant_view *v, int32_t ch) {
