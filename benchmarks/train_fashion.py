@@ -94,7 +94,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "method": f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
                      f"minimum width fraction {args.min_fraction:g}, joint lr "
                      f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
-                     f"{f', in-place distillation {args.distill:g}' if args.distill else ''}.",
+                     f"{f', in-place distillation {args.distill:g}' if args.distill else ''}"
+                     f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}.",
            "history": result.history}
     (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
     notes = [f"method: Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
@@ -198,6 +199,7 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_lr{args.finetune_lr:g}" if args.finetune_lr is not None else "") + \
         (f"_ft{args.finetune_epochs}" if args.finetune_epochs is not None else "") + \
         (f"_distill{args.distill:g}" if args.distill != 0.5 else "") + \
+        (f"_{args.alphas}" if args.alphas != "sqrt-params" else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
         (f"_{args.importance}" if args.importance != "l1" else "")

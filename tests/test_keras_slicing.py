@@ -109,6 +109,9 @@ def test_joint_weights_follow_sqrt_of_parameter_fraction() -> None:
     np.testing.assert_allclose(a, np.array(raw) / sum(raw))
     assert math.isclose(a.sum(), 1.0) and a[0] > a[1] > a[2]
     assert g.params([20, 12, 8, 6]) == 20 * 12 + 12 + 12 * 8 + 8 + 8 * 6 + 6
+    np.testing.assert_allclose(joint_weights(g, ws, "uniform"), [1 / 3] * 3)
+    with pytest.raises(ValueError, match="weighting"):
+        joint_weights(g, ws, "params")
 
 
 def test_taylor_scores_match_a_hand_computation() -> None:

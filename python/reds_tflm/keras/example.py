@@ -57,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="in-place distillation: weight d of the full network's predictions in the smaller "
                         "subnetworks' losses, (1-d)*CE(labels) + d*CE(full network); 0 = labels only (published); "
                         "default 0.5 (measured best of 0 / 0.5 / 1, docs/method.md)")
+    p.add_argument("--alphas", choices=("sqrt-params", "uniform"), default="sqrt-params",
+                   help="weights of the subnetworks' losses in the joint step (default: sqrt of the parameter "
+                        "fraction, as published)")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -104,7 +107,8 @@ def run_example(args: argparse.Namespace) -> Any:
                       else preset.finetune_epochs,
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
-                      importance_batches=preset.importance_batches, distill=args.distill)
+                      importance_batches=preset.importance_batches, distill=args.distill,
+                      alphas=args.alphas)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,

@@ -16,10 +16,15 @@ from .importance import loss_for
 from .slicing import SlicedNet
 
 
-def joint_weights(graph: WidthGraph, widths: Sequence[Sequence[int]]) -> np.ndarray:
-    """α_n ∝ √(params(widths_n) / params(full)), summing to 1."""
+ALPHAS = ("sqrt-params", "uniform")
+
+
+def joint_weights(graph: WidthGraph, widths: Sequence[Sequence[int]], rule: str = "sqrt-params") -> np.ndarray:
+    """α_n ∝ √(params(widths_n) / params(full)) (as published), or equal weights ("uniform"); summing to 1."""
+    if rule not in ALPHAS:
+        raise ValueError(f"unknown joint loss weighting {rule!r}; choose one of {', '.join(ALPHAS)}")
     full = graph.params()
-    a = np.array([math.sqrt(graph.params(w) / full) for w in widths])
+    a = np.array([math.sqrt(graph.params(w) / full) if rule == "sqrt-params" else 1.0 for w in widths])
     return a / a.sum()
 
 

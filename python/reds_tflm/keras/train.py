@@ -41,6 +41,7 @@ class TrainConfig:
     finetune_epochs: int = 5
     finetune_lr: float = 1.5e-3  # measured: 5e-4 left the narrow subnetworks far behind (docs/method.md)
     distill: float = 0.0  # in-place distillation weight of the smaller subnetworks' losses (0: labels only)
+    alphas: str = "sqrt-params"  # joint loss weights: "sqrt-params" (published) or "uniform"
     bn_epochs: int = 1
     bn_lr: float = 1e-3
     batch_size: int = 100
@@ -199,7 +200,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         save(None)
 
     widths: list[list[int]] = state["widths"]
-    alphas = joint_weights(graph, widths)
+    alphas = joint_weights(graph, widths, cfg.alphas)
     net = SlicedNet(model, graph)
     bn_vars = {id(v) for v in bn_variables(model)}
 
