@@ -80,6 +80,11 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     preset = example.PRESETS["quick" if args.quick else "full"]
     pre = args.epochs if args.epochs is not None else preset.pretrain_epochs
     ft = args.finetune_epochs if args.finetune_epochs is not None else preset.finetune_epochs
+    method = (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
+              f"minimum width fraction {args.min_fraction:g}, joint lr "
+              f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
+              f"{f', in-place distillation {args.distill:g}' if args.distill else ''}"
+              f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}")
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
            "preset": preset.__dict__, "seconds": round(seconds, 1),
            "epochs": {"pretrain": pre, "joint": ft, "bn": preset.bn_epochs},
@@ -91,15 +96,10 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "pretrained_full_accuracy": result.history and next(
                (h["val_accuracy"][0] for h in reversed(result.history) if h["phase"] == "pretrain"), None),
            "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
-           "method": f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
-                     f"minimum width fraction {args.min_fraction:g}, joint lr "
-                     f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
-                     f"{f', in-place distillation {args.distill:g}' if args.distill else ''}"
-                     f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}.",
+           "method": f"{method}.",
            "history": result.history}
     (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
-    notes = [f"method: Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
-             f"minimum width fraction {args.min_fraction:g}",
+    notes = [f"method: {method}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{pre} pre-training + {ft} joint + {preset.bn_epochs} BN "
              f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine"

@@ -162,16 +162,16 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
   const int64_t k = (int64_t)taps * in_width;
   const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && out_width >= 4;
   int32_t chunk = out_width; /* output channels per pass over the pixels */
+  const int64_t need = packed_bytes(d, out_width, in_width);
   if (taps == 1) {
     c.mode = CONV_POINT;
   } else if (in_width == d->in_c) {
     if (gather_ok && d->filter_w * d->in_c < 16) c.mode = CONV_PATCH;
     else if (d->dilation_w == 1) c.mode = CONV_ROWS;
-  } else if (packed_bytes(d, out_width, in_width) > 0) {
+  } else if (need > 0) {
     /* Narrow slice: the active weights are packed so that each channel is one contiguous vector: all channels
      * into the caller's scratch when it is large enough (one pass over the pixels), else as many as fit (whole
      * groups of 4, or all the rest) into the stack buffer per pass. */
-    const int64_t need = packed_bytes(d, out_width, in_width);
     c.mode = CONV_PATCH;
     c.w_stride = (size_t)k;
     if (need > REDS_CONV_WPACK_MAX && scratch != NULL && scratch_size >= need) {

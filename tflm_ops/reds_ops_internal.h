@@ -50,8 +50,8 @@ static inline int32_t reds_requant_mul(int32_t x, int32_t multiplier, int32_t sh
 /* The fast form of reds_requant_mul for shift = -e < 0 (reds_requant_ch). With Y as above, the result is
  * floor((Y + 2^(e-1)) / 2^e); nested floor divisions compose, so it is floor((P - [x<0]*2^31 + 2^(30+e)) /
  * 2^(31+e)) with P = x*m + 2^30, i.e. (x*m + round - [x<0]*2^31) >> (31+e), round = 2^30 + 2^(30+e). The 64-bit
- * sum stays below 2^63 in magnitude; on the M4 it is two additions with carry and one SMLAL, and the result the
- * high word shifted right by e-1. */
+ * sum stays below 2^63 in magnitude; on the M4 it is two SMLALs (the sign correction as [x<0] * INT32_MIN) and
+ * the result the high word shifted right by e-1. */
 #if defined(REDS_ARCH_CORTEX_M4)
 /* reds_requant_fast_m4 and reds_sat_s8_m4: tflm_ops/arch/cortex_m4/reds_dot_s8_cortex_m4.h (via reds_dot_s8.h). */
 #define reds_requant_fast reds_requant_fast_m4
@@ -70,7 +70,7 @@ static inline int32_t reds_sat_s8(int32_t x) { return x < -128 ? -128 : (x > 127
 
 /* The requantisation parameters copied into locals at the start of an eval. Output stores are int8 and may alias
  * anything, so reading rq-> after each store would make the compiler reload every field for every output. `fast`
- * is a compile-time constant in each specialisation of a kernel (see REDS_REQUANT_DISPATCH). */
+ * is a compile-time constant in each specialisation of a kernel (see reds_use_fast_requant). */
 typedef struct {
   const int32_t *multiplier, *shift;
   const reds_requant_ch *ch;

@@ -37,12 +37,7 @@ int main(void)
     m4_icount_init();
     reds_budget_reset();
     for (int i = 0; i < M4_NUM_CASES; ++i) {
-        const int s = m4_case_prepare(&m4_cases[i], &states[i], multiplier[i], shift[i],
-#ifdef M4_BENCH_GENERAL_REQUANT /* measure the general requantisation instead */
-                                      NULL);
-#else
-                                      requant_ch[i]);
-#endif
+        const int s = m4_case_prepare(&m4_cases[i], &states[i], multiplier[i], shift[i], requant_ch[i]);
         if (s != REDS_OK) {
             m4_puts("FAIL prepare ");
             m4_puts(m4_cases[i].name);

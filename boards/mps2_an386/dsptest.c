@@ -201,6 +201,15 @@ static int check_four(int32_t n, int32_t mis, int32_t off)
     return cases;
 }
 
+/* Instructions of one 64-element call of `run`, plain loop then DSP. */
+static void put_costs(const char *plain_key, const char *dsp_key, void (*run)(void *))
+{
+    struct call c = {64, -3, 0};
+    m4_put_kv(plain_key, (int32_t)m4_icount_call(run, &c));
+    c.dsp = 1;
+    m4_put_kv(dsp_key, (int32_t)m4_icount_call(run, &c));
+}
+
 int main(void)
 {
     m4_icount_init();
@@ -237,22 +246,10 @@ int main(void)
 
     /* Cost of one 64-element call (including call and return), plain loop versus DSP. */
     fill(0);
-    struct call c = {64, -3, 0};
-    m4_put_kv("instructions_dot64_plain", (int32_t)m4_icount_call(run_dot, &c));
-    c.dsp = 1;
-    m4_put_kv("instructions_dot64_dsp", (int32_t)m4_icount_call(run_dot, &c));
-    c.dsp = 0;
-    m4_put_kv("instructions_mac_chan64_plain", (int32_t)m4_icount_call(run_mac, &c));
-    c.dsp = 1;
-    m4_put_kv("instructions_mac_chan64_dsp", (int32_t)m4_icount_call(run_mac, &c));
-    c.dsp = 0;
-    m4_put_kv("instructions_dot4x64_plain", (int32_t)m4_icount_call(run_dot4, &c));
-    c.dsp = 1;
-    m4_put_kv("instructions_dot4x64_dsp", (int32_t)m4_icount_call(run_dot4, &c));
-    c.dsp = 0;
-    m4_put_kv("instructions_mac4_chan16taps_plain", (int32_t)m4_icount_call(run_mac4, &c));
-    c.dsp = 1;
-    m4_put_kv("instructions_mac4_chan16taps_dsp", (int32_t)m4_icount_call(run_mac4, &c));
+    put_costs("instructions_dot64_plain", "instructions_dot64_dsp", run_dot);
+    put_costs("instructions_mac_chan64_plain", "instructions_mac_chan64_dsp", run_mac);
+    put_costs("instructions_dot4x64_plain", "instructions_dot4x64_dsp", run_dot4);
+    put_costs("instructions_mac4_chan16taps_plain", "instructions_mac4_chan16taps_dsp", run_mac4);
 
     m4_put_kv("failures", failures);
     return failures == 0 ? 0 : 1;

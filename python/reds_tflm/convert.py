@@ -151,7 +151,8 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
                 raise
             raise BudgetError(f"{exc} [cost units: MACs + {output_cost:g} per output element]") from None
         widths = [list(map(int, s.widths)) for s in sols]
-        fractions = [b / graph.cost(None, output_cost) for b in bmacs]
+        full = graph.cost(None, output_cost)
+        fractions = [b / full for b in bmacs]
     else:
         widths = [graph.check_widths(w, f"widths[{k}]") for k, w in enumerate(widths)]
         fractions = list(budgets) if budgets is not None else [graph.macs(w) / graph.macs() for w in widths]

@@ -35,9 +35,7 @@ class Checkpoint:
         if self.dir is None:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / "tmp.weights.h5"
-        model.save_weights(tmp)
-        os.replace(tmp, self.dir / "model.weights.h5")
+        self._write_weights(model, "model.weights.h5")
         opt_path = self.dir / "optimizer.npz"
         if optimizer is not None:
             with open(self.dir / "tmp-opt.npz", "wb") as f:
@@ -45,8 +43,15 @@ class Checkpoint:
             os.replace(self.dir / "tmp-opt.npz", opt_path)
         elif opt_path.exists():
             opt_path.unlink()
-        (self.dir / "tmp-state.json").write_text(json.dumps(state, indent=1))
-        os.replace(self.dir / "tmp-state.json", self.dir / "state.json")
+        self._write_json(state, "state.json")
+
+    def _write_weights(self, model: Any, name: str) -> None:
+        model.save_weights(self.dir / f"tmp-{name}")
+        os.replace(self.dir / f"tmp-{name}", self.dir / name)
+
+    def _write_json(self, obj: dict[str, Any], name: str) -> None:
+        (self.dir / f"tmp-{name}").write_text(json.dumps(obj, indent=1))
+        os.replace(self.dir / f"tmp-{name}", self.dir / name)
 
     def save_pretrained(self, state: dict[str, Any], model: Any) -> None:
         """Keep the pre-trained model apart (pretrained.weights.h5 + pretrained.json): another run can start its
@@ -54,10 +59,8 @@ class Checkpoint:
         if self.dir is None:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        model.save_weights(self.dir / "tmp-pre.weights.h5")
-        os.replace(self.dir / "tmp-pre.weights.h5", self.dir / "pretrained.weights.h5")
-        (self.dir / "tmp-pre.json").write_text(json.dumps(state, indent=1))
-        os.replace(self.dir / "tmp-pre.json", self.dir / "pretrained.json")
+        self._write_weights(model, "pretrained.weights.h5")
+        self._write_json(state, "pretrained.json")
 
     def load_pretrained(self, model: Any) -> dict[str, Any]:
         """The state saved with the pre-trained weights, after loading those weights into `model`."""
