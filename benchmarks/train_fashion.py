@@ -58,7 +58,8 @@ def baseline(args: argparse.Namespace, result, preset: example.Preset, data, run
             ckpt.load_weights(model)
         if "accuracy_int8" not in state:
             fit_full(model, train, (test.x, test.y), epochs, TrainConfig.pretrain_lr, preset.batch_size,
-                     args.seed + 100 + k, ckpt, state, not args.no_progress, phase=f"baseline {k}")
+                     args.seed + 100 + k, ckpt, state, not args.no_progress, phase=f"baseline {k}",
+                     augment=_augment(args))
             state["accuracy_float"] = model_accuracy(model, test.x, test.y)
             state["accuracy_int8"] = tflm_accuracy(int8_tflite(model, train.x, seed=args.seed), xi, yi)
             ckpt.save(state, model)
@@ -84,7 +85,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
               f"minimum width fraction {args.min_fraction:g}, joint lr "
               f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
               f"{f', in-place distillation {args.distill:g}' if args.distill else ''}"
-              f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}")
+              f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
+              f"{f', augmentation {args.augment}' if args.augment else ''}, {pre} pre-training epochs")
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
            "preset": preset.__dict__, "seconds": round(seconds, 1),
            "epochs": {"pretrain": pre, "joint": ft, "bn": preset.bn_epochs},
@@ -193,6 +195,10 @@ def update_readme(res_dir: Path) -> None:
     tmp.replace(readme)
 
 
+def _augment(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(a.strip() for a in str(args.augment).split(",") if a.strip())
+
+
 def _variant(args: argparse.Namespace) -> str:
     """Suffix naming the non-default method options of a run."""
     return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
@@ -200,6 +206,8 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_ft{args.finetune_epochs}" if args.finetune_epochs is not None else "") + \
         (f"_distill{args.distill:g}" if args.distill != 0.5 else "") + \
         (f"_{args.alphas}" if args.alphas != "sqrt-params" else "") + \
+        (f"_aug-{args.augment.replace(',', '-')}" if args.augment else "") + \
+        (f"_pre{args.epochs}" if args.epochs is not None else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
         (f"_{args.importance}" if args.importance != "l1" else "")

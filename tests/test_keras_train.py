@@ -175,3 +175,41 @@ def test_a_run_can_start_from_another_runs_pretrained_snapshot(tmp_path: Path) -
         train(other, tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "c", init_from=tmp_path / "a", **KW)
     with pytest.raises(RedsError, match="no pre-trained snapshot"):
         train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "d", init_from=tmp_path / "nothing", **KW)
+
+
+def test_augmentation_flips_and_shifts_images_and_leaves_the_batch_alone() -> None:
+    from reds_tflm.keras.loops import SHIFT_PIXELS, augment_batch
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 9, 7, 2)).astype(np.float32)
+    keep = x.copy()
+    flipped = augment_batch(x, np.random.default_rng(1), ("flip",))
+    np.testing.assert_array_equal(x, keep)
+    same = [np.array_equal(a, b) for a, b in zip(flipped, x)]
+    mirrored = [np.array_equal(a, b[:, ::-1]) for a, b in zip(flipped, x)]
+    assert all(s or m for s, m in zip(same, mirrored)) and 10 < sum(mirrored) < 54
+    shifted = augment_batch(x, np.random.default_rng(2), ("shift",))
+    s = SHIFT_PIXELS
+    for a, b in zip(shifted, x):  # every image is the original moved by some (dy, dx) within ±s, zeros moved in
+        pad = np.pad(b, ((s, s), (s, s), (0, 0)))
+        assert any(np.array_equal(a, pad[dy:dy + 9, dx:dx + 7]) for dy in range(2 * s + 1) for dx in range(2 * s + 1))
+    assert sum(not np.array_equal(a, b) for a, b in zip(shifted, x)) > 40
+    np.testing.assert_array_equal(augment_batch(x, np.random.default_rng(2), ("shift",)), shifted)
+    assert augment_batch(x, rng, ()) is x
+
+
+def test_training_with_augmentation_is_repeatable_and_bad_settings_are_refused() -> None:
+    tr, va = _data(320, 6), _data(100, 7)
+    kw = {**KW, "finetune_epochs": 1, "augment": ("flip", "shift")}
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        runs.append(train(_mlp(), tr, va, budgets=(1, 0.5), **kw))
+    assert runs[0].history == runs[1].history
+    keras.utils.set_random_seed(0)
+    plain = train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "augment": ()})
+    assert plain.history[0]["loss"] != runs[0].history[0]["loss"]  # the augmented batches were trained on
+    with pytest.raises(RedsError, match="unknown augmentation 'rotate'"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "augment": ("rotate",)})
+    flat = (tr[0].reshape(len(tr[0]), -1), tr[1])
+    with pytest.raises(RedsError, match=r"needs images \(N, H, W, C\)"):
+        train(_mlp(), flat, va, budgets=(1, 0.5), **kw)

@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alphas", choices=("sqrt-params", "uniform"), default="sqrt-params",
                    help="weights of the subnetworks' losses in the joint step (default: sqrt of the parameter "
                         "fraction, as published)")
+    p.add_argument("--augment", default="",
+                   help="training-time augmentation, comma-separated: flip (left-right), shift (up to 2 pixels); "
+                        "default none")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -108,7 +111,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
                       importance_batches=preset.importance_batches, distill=args.distill,
-                      alphas=args.alphas)
+                      alphas=args.alphas, augment=tuple(a.strip() for a in str(args.augment).split(",") if a.strip()))
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,

@@ -17,6 +17,39 @@ from .slicing import SlicedNet
 
 
 ALPHAS = ("sqrt-params", "uniform")
+AUGMENTATIONS = ("flip", "shift")
+SHIFT_PIXELS = 2
+
+
+def check_augment(kinds: Sequence[str]) -> tuple[str, ...]:
+    bad = [k for k in kinds if k not in AUGMENTATIONS]
+    if bad:
+        raise ValueError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+    return tuple(kinds)
+
+
+def augment_batch(x: np.ndarray, rng: np.random.Generator, kinds: Sequence[str]) -> np.ndarray:
+    """Label-preserving image augmentation of one NHWC batch (a new array; `x` is untouched).
+
+    "flip": each image mirrored left-right with probability 1/2. "shift": each image moved by up to
+    SHIFT_PIXELS in both directions, the uncovered border zero (the background of normalised images).
+    """
+    if not kinds:
+        return x
+    if x.ndim != 4:
+        raise ValueError(f"image augmentation needs NHWC batches, not shape {x.shape}")
+    out = np.array(x, copy=True)
+    n, h, w, _ = out.shape
+    if "flip" in kinds:
+        f = rng.random(n) < 0.5
+        out[f] = out[f, :, ::-1]
+    if "shift" in kinds:
+        s = SHIFT_PIXELS
+        pad = np.pad(out, ((0, 0), (s, s), (s, s), (0, 0)))
+        dy, dx = rng.integers(0, 2 * s + 1, size=(2, n))
+        for i in range(n):
+            out[i] = pad[i, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
+    return out
 
 
 def joint_weights(graph: WidthGraph, widths: Sequence[Sequence[int]], rule: str = "sqrt-params") -> np.ndarray:
@@ -101,7 +134,7 @@ def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alph
 
 
 def run_epoch(step: Callable, x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator,
-              desc: str, progress: bool) -> np.ndarray:
+              desc: str, progress: bool, augment: Sequence[str] = ()) -> np.ndarray:
     import tensorflow as tf
     it = batches(x, y, batch_size, rng, drop_last=True)
     total = n_batches(len(x), batch_size, drop_last=True)
@@ -110,7 +143,7 @@ def run_epoch(step: Callable, x: np.ndarray, y: np.ndarray, batch_size: int, rng
         it = tqdm(it, total=total, desc=desc, leave=False)
     acc, n = None, 0
     for xb, yb in it:
-        losses = step(tf.constant(xb), tf.constant(yb)).numpy()
+        losses = step(tf.constant(augment_batch(xb, rng, augment)), tf.constant(yb)).numpy()
         acc = losses if acc is None else acc + losses
         n += 1
         if progress and n % 20 == 0:

@@ -23,7 +23,7 @@ from ..graph import WidthGraph
 from .checkpoint import Checkpoint
 from .graph import graph_from_keras, kind_of
 from .importance import gradient_sums, taylor_scores
-from .loops import (accuracies, batches, cosine_lr, full_step, joint_step, joint_weights, model_accuracy,
+from .loops import (accuracies, batches, check_augment, cosine_lr, full_step, joint_step, joint_weights, model_accuracy,
                     n_batches, recalibrate_bn, run_epoch)
 from .permute import permutations, permute_keras, sorted_scores
 from .select import select_widths
@@ -42,6 +42,7 @@ class TrainConfig:
     finetune_lr: float = 1.5e-3  # measured: 5e-4 left the narrow subnetworks far behind (docs/method.md)
     distill: float = 0.0  # in-place distillation weight of the smaller subnetworks' losses (0: labels only)
     alphas: str = "sqrt-params"  # joint loss weights: "sqrt-params" (published) or "uniform"
+    augment: tuple[str, ...] = ()  # training-time augmentation of image batches: "flip", "shift" (loops.py)
     bn_epochs: int = 1
     bn_lr: float = 1e-3
     batch_size: int = 100
@@ -92,7 +93,8 @@ def bn_variables(model: Any) -> list:
 
 
 def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float, batch_size: int, seed: int,
-             ckpt: Checkpoint, state: dict[str, Any], progress: bool = True, phase: str = "pretrain") -> None:
+             ckpt: Checkpoint, state: dict[str, Any], progress: bool = True, phase: str = "pretrain",
+             augment: Sequence[str] = ()) -> None:
     """Ordinary training of the whole model (Adam, cosine decay), resumable at epoch granularity through
     `state["epoch"]`; appends to `state["history"]` and checkpoints after every epoch."""
     import keras
@@ -107,7 +109,7 @@ def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float,
     step = full_step(model, opt)
     for e in range(state.get("epoch", 0), epochs):
         loss = run_epoch(step, x, y, batch_size, np.random.default_rng([seed, 0, e]), f"{phase} {e + 1}/{epochs}",
-                         progress)
+                         progress, augment)
         acc = model_accuracy(model, xv, yv)
         state.setdefault("history", []).append({"phase": phase, "epoch": e + 1, "loss": loss.tolist(),
                                                 "val_accuracy": [acc]})
@@ -137,6 +139,12 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     cfg = dataclasses.replace(config or TrainConfig(), budgets=tuple(float(b) for b in budgets), **overrides)
     x, y = _as_xy(train_data, "train_data")
     xv, yv = _as_xy(val_data, "val_data")
+    try:
+        check_augment(cfg.augment)
+    except ValueError as exc:
+        raise RedsError(str(exc)) from None
+    if cfg.augment and x.ndim != 4:
+        raise RedsError(f"augment={list(cfg.augment)} needs images (N, H, W, C), but train_data x has shape {x.shape}")
     keras.utils.set_random_seed(cfg.seed)
     graph = graph_from_keras(model)
     if not graph.narrowable():
@@ -171,7 +179,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     # -- 1. pre-training of the full model (BN in training mode)
     if state["phase"] == "pretrain":
         fit_full(model, (x, y), (xv, yv), cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, cfg.seed, ckpt,
-                 state, cfg.progress)
+                 state, cfg.progress, augment=cfg.augment)
         state.update(phase="prepare", epoch=0, pretrained_accuracy=model_accuracy(model, xv, yv))
         save(None)
         ckpt.save_pretrained(state, model)
@@ -212,7 +220,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         step = joint_step(model, net, widths, alphas, variables, opt, regularise, distill)
         for e in range(state["epoch"], epochs):
             loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, PHASES.index(name), e]),
-                             f"{name} {e + 1}/{epochs}", cfg.progress)
+                             f"{name} {e + 1}/{epochs}", cfg.progress, cfg.augment)
             acc = accuracies(net, widths, xv, yv)
             history.append({"phase": name, "epoch": e + 1, "loss": loss.tolist(), "val_accuracy": acc})
             log.info("%s epoch %d: losses %s, val accuracy %s", name, e + 1, np.round(loss, 4).tolist(),
