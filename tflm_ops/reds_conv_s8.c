@@ -140,6 +140,44 @@ static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
   }
 }
 
+/* 1x1 kernel without padding (every 1x1 conv: TFLM's SAME padding of a 1x1 kernel is 0): pixel p's input is the
+ * in_width bytes at its origin, channel o's weights the first in_width bytes of row o. A function of its own, not
+ * inlined into the general loop: there GCC spilled and reloaded the loop's values around every group of four
+ * channels (about 10 instructions per output at in_width 1), and reds_dot4_s8's asm needs 14 registers. */
+REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                         const int8_t *weights, const int32_t *bias, int8_t *output,
+                                         int32_t out_width, int32_t in_width, int fast) {
+  const reds_requant_view v = reds_requant_view_of(rq, fast);
+  const int32_t in_c = d->in_c, out_c = d->out_c, o4 = out_width & ~3, input_offset = rq->input_offset;
+  const int8_t zero = (int8_t)v.output_offset;
+  const size_t in_step = (size_t)d->stride_w * in_c, in_row = (size_t)d->stride_h * d->in_w * in_c;
+  for (int32_t b = 0; b < d->batches; ++b) {
+    const int8_t *in_y = input + (size_t)b * d->in_h * d->in_w * in_c;
+    for (int32_t oy = 0; oy < d->out_h; ++oy, in_y += in_row) {
+      const int8_t *x = in_y;
+      for (int32_t ox = 0; ox < d->out_w; ++ox, x += in_step, output += out_c) {
+        const int8_t *w = weights;
+        for (int32_t o = 0; o < o4; o += 4, w += 4 * (size_t)in_c) {
+          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+          reds_dot4_s8(x, w, in_c, in_width, input_offset, acc);
+          reds_requant4_at(output + o, acc, &v, o);
+        }
+        for (int32_t o = o4; o < out_width; ++o, w += in_c)
+          output[o] = reds_requant_at(reds_dot_s8(x, w, in_width, input_offset, reds_bias_or_zero(bias, o)), &v, o);
+        reds_fill_s8(output + out_width, zero, out_c - out_width);
+      }
+    }
+  }
+}
+
+REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                      const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
+                                      int32_t in_width) {
+  if (reds_use_fast_requant(rq)) conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, 1);
+  else conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, 0);
+}
+
 REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
                                    int32_t in_width, int8_t *scratch, int32_t scratch_size, int fast) {
@@ -160,7 +198,9 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
    * groups reuse the patch and the rows it merges are short (per-call set-up and tails dominate short dot
    * products). */
   const int64_t k = (int64_t)taps * in_width;
-  const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && out_width >= 4;
+  /* Rows shorter than a word (a first layer: 1..3 input channels) make the per-row dot products mostly set-up and
+   * tail, so even a single channel gains from the gathered patch. */
+  const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && (out_width >= 4 || d->filter_w * in_width < 4);
   int32_t chunk = out_width; /* output channels per pass over the pixels */
   const int64_t need = packed_bytes(d, out_width, in_width);
   if (taps == 1) {
@@ -185,6 +225,10 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
   const int packed = c.mode == CONV_PATCH && in_width != d->in_c;
   c.k = (int32_t)k;
 
+  if (taps == 1 && d->pad_h == 0 && d->pad_w == 0) {
+    conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width);
+    return REDS_OK;
+  }
   for (int32_t o0 = 0; o0 < out_width;) {
     const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
     if (packed) {

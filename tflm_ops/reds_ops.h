@@ -60,9 +60,9 @@ typedef struct {
 } reds_quant_params_s8;
 
 /* One output channel's requantisation in the form eval runs fastest: TFLM's double-rounding
- * MultiplyByQuantizedMultiplier(x, multiplier, shift) for shift = -e < 0 equals
- *     (x * multiplier + round - [x < 0] * 2^31) >> (31 + e),   round = 2^30 + 2^(30 + e)
- * in 64-bit arithmetic (reds_requant_fast; derivation in reds_ops_internal.h). */
+ * MultiplyByQuantizedMultiplier(x, multiplier, shift) for shift = -e < 0, plus the output offset z, equals
+ *     (x * multiplier + round - [x < 0] * 2^31) >> (31 + e),   round = 2^30 + 2^(30 + e) + z * 2^(31 + e)
+ * in 64-bit arithmetic (reds_requant_fast; derivation in reds_ops_internal.h; exact for e <= 22). */
 typedef struct {
   int64_t round;
   int32_t multiplier;
@@ -72,9 +72,10 @@ typedef struct {
 /* Everything int8 eval needs, filled by prepare. multiplier/shift point to caller-owned arrays of out_channels
  * entries; ch to an optional (NULL allowed) caller-owned array of out_channels reds_requant_ch. Set all three
  * pointers before calling prepare. With ch, prepare enables the fast requantisation (fast = 1) when every
- * channel's multiplier is below 1/2 (shift < 0) and the activation's upper bound is 127 (none, ReLU). The
- * Cortex-M4 DSP build (REDS_ARCH_CORTEX_M4) then runs about 14 instead of 26 instructions per output; other
- * builds keep the general form (equally fast there). Same results either way. */
+ * channel's multiplier lies in [2^-23, 1/2) (shift in -22..-1) and the activation clamps nothing but the int8 range
+ * (act_min = -128, act_max = 127: no activation, or a ReLU whose output zero point is -128, as the TFLite converter
+ * quantises it). The Cortex-M4 DSP build (REDS_ARCH_CORTEX_M4) then runs 8 instead of 26 instructions per output;
+ * other builds keep the general form (equally fast there). Same results either way. */
 typedef struct {
   int32_t input_offset;   /* -input zero point */
   int32_t output_offset;  /* output zero point */

@@ -124,18 +124,11 @@ int reds_prepare_requant_s8(int32_t out_c, const reds_quant_params_s8 *qp, int f
   }
   rq->fast = 0;
 #if !REDS_SINGLE_ROUNDING
-  if (rq->ch != NULL && rq->act_max == 127) {
-    int all_right = 1;
-    for (int32_t i = 0; i < out_c; ++i) all_right &= rq->shift[i] < 0;
-    if (all_right) {
-      for (int32_t i = 0; i < out_c; ++i) {
-        const int32_t e = -rq->shift[i]; /* 1..31 */
-        rq->ch[i].multiplier = rq->multiplier[i];
-        rq->ch[i].rshift = e - 1;
-        rq->ch[i].round = ((int64_t)1 << 30) + ((int64_t)1 << (30 + e));
-      }
-      rq->fast = 1;
-    }
+  if (rq->ch != NULL && rq->act_min == -128 && rq->act_max == 127) {
+    int ok = 1;
+    for (int32_t i = 0; i < out_c && ok; ++i)
+      ok = reds_make_requant_ch(rq->multiplier[i], rq->shift[i], rq->output_offset, &rq->ch[i]);
+    rq->fast = ok;
   }
 #endif
   return REDS_OK;

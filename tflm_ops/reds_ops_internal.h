@@ -47,11 +47,24 @@ static inline int32_t reds_requant_mul(int32_t x, int32_t multiplier, int32_t sh
 #endif
 }
 
-/* The fast form of reds_requant_mul for shift = -e < 0 (reds_requant_ch). With Y as above, the result is
- * floor((Y + 2^(e-1)) / 2^e); nested floor divisions compose, so it is floor((P - [x<0]*2^31 + 2^(30+e)) /
- * 2^(31+e)) with P = x*m + 2^30, i.e. (x*m + round - [x<0]*2^31) >> (31+e), round = 2^30 + 2^(30+e). The 64-bit
- * sum stays below 2^63 in magnitude; on the M4 it is two SMLALs (the sign correction as [x<0] * INT32_MIN) and
- * the result the high word shifted right by e-1. */
+/* The fast form of reds_requant_mul for shift = -e < 0 (reds_requant_ch), output offset z included. With Y as
+ * above, the result is floor((Y + 2^(e-1)) / 2^e); nested floor divisions compose, so it is floor((P - [x<0]*2^31
+ * + 2^(30+e)) / 2^(31+e)) with P = x*m + 2^30, and adding z is adding z * 2^(31+e) inside the floor: the result
+ * plus z is (x*m + round - [x<0]*2^31) >> (31+e), round = 2^30 + 2^(30+e) + z * 2^(31+e). For e <= 22 the terms
+ * stay below 2^62 + 2^52 + 2^60 in magnitude, so the 64-bit sum cannot overflow; on the M4 it is two SMLALs (the
+ * sign correction as [x<0] * INT32_MIN) and the result the high word shifted right by e-1. */
+#define REDS_FAST_REQUANT_MAX_E 22
+
+/* Fill c for (multiplier, shift) and output offset z; 0 (c untouched) when the fast form does not apply. */
+static inline int reds_make_requant_ch(int32_t multiplier, int32_t shift, int32_t z, reds_requant_ch *c) {
+  const int32_t e = -shift;
+  if (e < 1 || e > REDS_FAST_REQUANT_MAX_E || multiplier < 0 || z < -128 || z > 127) return 0;
+  c->multiplier = multiplier;
+  c->rshift = e - 1;
+  c->round = ((int64_t)1 << 30) + ((int64_t)1 << (30 + e)) + (int64_t)z * ((int64_t)1 << (31 + e));
+  return 1;
+}
+
 #if defined(REDS_ARCH_CORTEX_M4)
 /* reds_requant_fast_m4 and reds_sat_s8_m4: tflm_ops/arch/cortex_m4/reds_dot_s8_cortex_m4.h (via reds_dot_s8.h). */
 #define reds_requant_fast reds_requant_fast_m4
@@ -83,13 +96,10 @@ static inline reds_requant_view reds_requant_view_of(const reds_requant_s8 *rq, 
   return v;
 }
 
-/* Requantise an accumulator that already includes the bias, add the output offset, clamp. In the fast form
- * act_max is 127, so the upper clamp is the int8 saturation. */
+/* Requantise an accumulator that already includes the bias, add the output offset, clamp. In the fast form the
+ * offset is part of ch's rounding term and the clamp range is [-128, 127]: the int8 saturation. */
 static inline int8_t reds_requant_at(int32_t acc, const reds_requant_view *v, int32_t ch) {
-  if (v->fast) {
-    acc = reds_sat_s8(reds_requant_fast(acc, &v->ch[ch]) + v->output_offset);
-    return (int8_t)(acc < v->act_min ? v->act_min : acc);
-  }
+  if (v->fast) return (int8_t)reds_sat_s8(reds_requant_fast(acc, &v->ch[ch]));
   acc = reds_requant_mul(acc, v->multiplier[ch], v->shift[ch]) + v->output_offset;
   acc = acc < v->act_min ? v->act_min : acc;
   acc = acc > v->act_max ? v->act_max : acc;
@@ -103,8 +113,10 @@ static inline int8_t reds_requant_at(int32_t acc, const reds_requant_view *v, in
  * the second copy costs about 8 KB of flash at -O2 (3 KB at -Os); -DREDS_NO_FAST_REQUANT keeps one copy. */
 #if defined(__GNUC__)
 #define REDS_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define REDS_NOINLINE __attribute__((noinline))
 #else
 #define REDS_ALWAYS_INLINE static inline
+#define REDS_NOINLINE
 #endif
 #if defined(REDS_ARCH_CORTEX_M4) && !defined(REDS_NO_FAST_REQUANT)
 #define REDS_FAST_REQUANT_BUILD 1
@@ -144,16 +156,18 @@ static inline int32_t reds_bias_or_zero(const int32_t *bias, int32_t ch) { retur
 #define REDS_KEEP_LOOP() ((void)0)
 #endif
 
-/* dst[0..n) = v, four bytes per store once dst is word aligned (the inactive output channels of every pixel). */
+/* dst[0..n) = v (the inactive output channels of every pixel): whole words, unaligned (one STR each on the M4),
+ * the last one overlapping the previous so that no byte loop is needed once n >= 4. */
 static inline void reds_fill_s8(int8_t *dst, int8_t v, int32_t n) {
   const uint32_t word = 0x01010101u * (uint8_t)v;
-  for (; n > 0 && ((uintptr_t)dst & 3u) != 0; --n) {
-    REDS_KEEP_LOOP();
-    *dst++ = v;
-  }
-  for (; n >= 4; n -= 4, dst += 4) {
-    REDS_KEEP_LOOP();
-    memcpy(dst, &word, 4);
+  if (n >= 4) {
+    int8_t *const last = dst + n - 4;
+    for (; dst < last; dst += 4) {
+      REDS_KEEP_LOOP();
+      memcpy(dst, &word, 4);
+    }
+    memcpy(last, &word, 4);
+    return;
   }
   for (; n > 0; --n) {
     REDS_KEEP_LOOP();

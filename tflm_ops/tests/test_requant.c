@@ -164,19 +164,24 @@ static void test_requant_fast(void) {
                                   INT32_MAX - 1, INT32_MIN + 1, 0x40000000, -0x40000000, 12345, -12345};
   const int32_t mults[] = {0, 1 << 30, 0x7FFFFFFF, 0x5A5A5A5A, 0x40000001};
   long mismatches = 0;
+  const int32_t zs[] = {-128, 127, 0, -1};
   for (int32_t e = 1; e <= 31; ++e) {
     for (size_t mi = 0; mi < sizeof mults / sizeof mults[0] + 200; ++mi) {
       const int32_t m = mi < sizeof mults / sizeof mults[0] ? mults[mi]
                                                             : (int32_t)(0x40000000u | (rq_rand() & 0x3FFFFFFFu));
-      const reds_requant_ch c = {((int64_t)1 << 30) + ((int64_t)1 << (30 + e)), m, e - 1};
+      const int32_t z = mi < 4 ? zs[mi] : (int32_t)(rq_rand() % 256u) - 128;
+      reds_requant_ch c = {0, 0, 0};
+      const int made = reds_make_requant_ch(m, -e, z, &c);
+      CHECK_EQ_INT(made, e <= REDS_FAST_REQUANT_MAX_E); /* beyond, the offset term could overflow 64 bits */
+      if (!made) continue;
       for (size_t xi = 0; xi < sizeof edges / sizeof edges[0] + 20; ++xi) {
         const uint32_t r = rq_rand();
         const int32_t x = xi < sizeof edges / sizeof edges[0] ? edges[xi] : ((xi & 1) ? (int32_t)r : rq_any_magnitude(r));
-        const int32_t want = reds_multiply_by_quantized_multiplier(x, m, -e);
+        const int32_t want = reds_multiply_by_quantized_multiplier(x, m, -e) + z;
         const int32_t got = reds_requant_fast(x, &c);
         if (got != want) {
-          if (mismatches < 5) printf("    fast x=%ld m=%ld e=%ld: want %ld got %ld\n", (long)x, (long)m, (long)e,
-                                     (long)want, (long)got);
+          if (mismatches < 5) printf("    fast x=%ld m=%ld e=%ld z=%ld: want %ld got %ld\n", (long)x, (long)m,
+                                     (long)e, (long)z, (long)want, (long)got);
           ++mismatches;
         }
       }
@@ -188,12 +193,10 @@ static void test_requant_fast(void) {
   for (int rep = 0; rep < 4000; ++rep) {
     for (int c = 0; c < CH; ++c) {
       mult[c] = (int32_t)(0x40000000u | (rq_rand() & 0x3FFFFFFFu));
-      shift[c] = -1 - (int32_t)(rq_rand() % 31u);
-      ch[c].multiplier = mult[c];
-      ch[c].rshift = -shift[c] - 1;
-      ch[c].round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift[c]));
+      shift[c] = -1 - (int32_t)(rq_rand() % REDS_FAST_REQUANT_MAX_E);
     }
-    const int32_t off = (int32_t)(rq_rand() % 256u) - 128, lo = (int32_t)(rq_rand() % 256u) - 128;
+    const int32_t off = (int32_t)(rq_rand() % 256u) - 128, lo = -128; /* the fast form's clamp range */
+    for (int c = 0; c < CH; ++c) CHECK(reds_make_requant_ch(mult[c], shift[c], off, &ch[c]));
     const reds_requant_view v = {mult, shift, ch, off, lo, 127, 1};
     for (int c = 0; c < CH; ++c) {
       const uint32_t r = rq_rand();
@@ -211,7 +214,36 @@ static void test_requant_fast(void) {
 #endif
 }
 
+/* prepare enables the fast form exactly when it is exact: clamp range [-128, 127] and every shift in -22..-1. */
+static void test_requant_fast_prepare(void) {
+  enum { CH = 3 };
+  float scales[CH] = {0.01f, 0.02f, 0.005f};
+  int32_t mult[CH], shift[CH];
+  reds_requant_ch ch[CH];
+  reds_quant_params_s8 qp = {0.05f, 5, scales, CH, 0, 0.1f, -128, REDS_ACT_RELU};
+  reds_requant_s8 rq = {0, 0, 0, 0, mult, shift, ch, 0};
+  CHECK_EQ_INT(reds_prepare_requant_s8(CH, &qp, 0, &rq), REDS_OK);
+  CHECK_EQ_INT(rq.fast, 1); /* ReLU with zero point -128: act_min = -128 */
+  CHECK_EQ_INT((int32_t)(ch[1].round >> (31 + ch[1].rshift + 1)), -128); /* the offset rides in the round term */
+  qp.output_zero_point = -20;                                          /* ReLU now clamps at -20 */
+  CHECK_EQ_INT(reds_prepare_requant_s8(CH, &qp, 0, &rq), REDS_OK);
+  CHECK_EQ_INT(rq.act_min, -20);
+  CHECK_EQ_INT(rq.fast, 0);
+  qp.activation = REDS_ACT_NONE;
+  CHECK_EQ_INT(reds_prepare_requant_s8(CH, &qp, 0, &rq), REDS_OK);
+  CHECK_EQ_INT(rq.fast, 1);
+  scales[2] = 1e-9f; /* multiplier about 2^-31: beyond REDS_FAST_REQUANT_MAX_E */
+  CHECK_EQ_INT(reds_prepare_requant_s8(CH, &qp, 0, &rq), REDS_OK);
+  CHECK(shift[2] < -REDS_FAST_REQUANT_MAX_E);
+  CHECK_EQ_INT(rq.fast, 0);
+  rq.ch = NULL;
+  scales[2] = 0.005f;
+  CHECK_EQ_INT(reds_prepare_requant_s8(CH, &qp, 0, &rq), REDS_OK);
+  CHECK_EQ_INT(rq.fast, 0);
+}
+
 const reds_test_case reds_tests_requant[] = {{"requant_fast", test_requant_fast},
+                                             {"requant_fast_prepare", test_requant_fast_prepare},
                                              {"requant_mul_edges", test_requant_mul_edges},
                                              {"requant_mul_random", test_requant_mul_random},
                                              {"requant_mul_values", test_requant_mul_values},

@@ -94,9 +94,12 @@ static inline void reds_dot4_s8(const int8_t *in, const int8_t *w, int32_t w_str
     const int8_t *const end = in + (n & ~3);
     uint32_t x, xh, k, kh;
     int32_t stride = w_stride;
-    /* Opaque copies: without them GCC's induction-variable rewriting can hand the loop operands over as related
-     * expressions that it then cannot fit into the 14 registers ("impossible constraints" at -O2). */
-    __asm__("" : "+r"(in), "+r"(w), "+r"(w3), "+r"(stride));
+    /* Opaque copies: without them GCC's induction-variable rewriting and loop-invariant motion can hand the loop
+     * operands over as related expressions that it then cannot fit into the 14 registers ("impossible
+     * constraints" at -O2, e.g. when the caller keeps `in` fixed over a loop of channel groups). */
+    uint32_t off2r = off2;
+    const int8_t *endr = end;
+    __asm__("" : "+r"(in), "+r"(w), "+r"(w3), "+r"(stride), "+r"(off2r), "+r"(endr));
     __asm__(
         "1:\n\t"
         "ldr     %[x], [%[in]], #4\n\t"
@@ -126,7 +129,7 @@ static inline void reds_dot4_s8(const int8_t *in, const int8_t *w, int32_t w_str
         "bne     1b\n\t"
         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [in] "+r"(in), [w] "+r"(w), [w3] "+r"(w3),
           [x] "=&r"(x), [xh] "=&r"(xh), [k] "=&r"(k), [kh] "=&r"(kh)
-        : [end] "r"(end), [s] "r"(stride), [off2] "r"(off2)
+        : [end] "r"(endr), [s] "r"(stride), [off2] "r"(off2r)
         : "cc", "memory");
   }
   for (n &= 3; n > 0; --n, ++in, ++w, ++w3) {
