@@ -27,8 +27,18 @@ static int64_t packed_bytes(const reds_conv_dims *d, int32_t out_width, int32_t 
   return k * out_width;
 }
 
+/* 1x1 convs: two pixels' widened inputs (int16 each), 4-byte aligned inside the scratch. */
+#define REDS_CONV_WIDE_MIN 8
+static int is_pointwise(const reds_conv_dims *d) {
+  return d->filter_h == 1 && d->filter_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+}
+static int32_t wide_bytes(int32_t in_width) {
+  return in_width >= REDS_CONV_WIDE_MIN && in_width <= (INT32_MAX - 8) / 4 ? 4 * ((in_width + 1) & ~1) + 4 : 0;
+}
+
 int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
   if (d == NULL || out_width < 1 || out_width > d->out_c || in_width < 1 || in_width > d->in_c) return 0;
+  if (is_pointwise(d)) return wide_bytes(in_width);
   const int64_t n = packed_bytes(d, out_width, in_width);
   return n > REDS_CONV_WPACK_MAX ? (int32_t)n : 0; /* what fits the stack buffer needs no scratch */
 }
@@ -143,39 +153,79 @@ static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
 /* 1x1 kernel without padding (every 1x1 conv: TFLM's SAME padding of a 1x1 kernel is 0): pixel p's input is the
  * in_width bytes at its origin, channel o's weights the first in_width bytes of row o. A function of its own, not
  * inlined into the general loop: there GCC spilled and reloaded the loop's values around every group of four
- * channels (about 10 instructions per output at in_width 1), and reds_dot4_s8's asm needs 14 registers. */
+ * channels, and the DSP kernels' asm needs 14 registers.
+ *
+ * Pixels go in pairs through reds_dot2x2_s8 (two pixels times two channels: each weight word is loaded and widened
+ * once for both pixels; the pixels' inputs are widened once per pair, into the caller's scratch) when the input
+ * slice is long enough to repay the widening and the scratch holds it (wide_bytes); otherwise, and for a last odd
+ * pixel, one pixel at a time, four channels per reds_dot4_s8. */
+
+/* Input of output pixel p (batch-major, then rows, then columns). */
+static inline const int8_t *pixel_input(const reds_conv_dims *d, const int8_t *input, int32_t p) {
+  const int32_t per_image = d->out_h * d->out_w;
+  const int32_t b = p / per_image, r = p - b * per_image, oy = r / d->out_w, ox = r - oy * d->out_w;
+  return input + (((size_t)b * d->in_h + (size_t)oy * d->stride_h) * d->in_w + (size_t)ox * d->stride_w) * d->in_c;
+}
+
 REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                          const int8_t *weights, const int32_t *bias, int8_t *output,
-                                         int32_t out_width, int32_t in_width, int fast) {
+                                         int32_t out_width, int32_t in_width, int16_t *wide_a, int fast) {
   const reds_requant_view v = reds_requant_view_of(rq, fast);
-  const int32_t in_c = d->in_c, out_c = d->out_c, o4 = out_width & ~3, input_offset = rq->input_offset;
+  const int32_t in_c = d->in_c, out_c = d->out_c, o4 = out_width & ~3, o2 = out_width & ~1;
+  const int32_t off = rq->input_offset, pixels = d->batches * d->out_h * d->out_w;
   const int8_t zero = (int8_t)v.output_offset;
-  const size_t in_step = (size_t)d->stride_w * in_c, in_row = (size_t)d->stride_h * d->in_w * in_c;
-  for (int32_t b = 0; b < d->batches; ++b) {
-    const int8_t *in_y = input + (size_t)b * d->in_h * d->in_w * in_c;
-    for (int32_t oy = 0; oy < d->out_h; ++oy, in_y += in_row) {
-      const int8_t *x = in_y;
-      for (int32_t ox = 0; ox < d->out_w; ++ox, x += in_step, output += out_c) {
-        const int8_t *w = weights;
-        for (int32_t o = 0; o < o4; o += 4, w += 4 * (size_t)in_c) {
-          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
-                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
-          reds_dot4_s8(x, w, in_c, in_width, input_offset, acc);
-          reds_requant4_at(output + o, acc, &v, o);
-        }
-        for (int32_t o = o4; o < out_width; ++o, w += in_c)
-          output[o] = reds_requant_at(reds_dot_s8(x, w, in_width, input_offset, reds_bias_or_zero(bias, o)), &v, o);
-        reds_fill_s8(output + out_width, zero, out_c - out_width);
+  int16_t *const wide_b = wide_a + ((in_width + 1) & ~1);
+  int32_t p = 0;
+  if (wide_a != NULL) {
+    for (; p + 1 < pixels; p += 2) {
+      const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1);
+      int8_t *ya = output + (size_t)p * out_c, *yb = ya + out_c;
+      reds_widen_s8(xa, in_width, off, wide_a);
+      reds_widen_s8(xb, in_width, off, wide_b);
+      const int8_t *w = weights;
+      for (int32_t o = 0; o < o2; o += 2, w += 2 * (size_t)in_c) {
+        const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
+        int32_t acc[4] = {b0, b1, b0, b1};
+        reds_dot2x2_s8(wide_a, wide_b, xa, xb, w, in_c, in_width, off, acc);
+        ya[o] = reds_requant_at(acc[0], &v, o);
+        ya[o + 1] = reds_requant_at(acc[1], &v, o + 1);
+        yb[o] = reds_requant_at(acc[2], &v, o);
+        yb[o + 1] = reds_requant_at(acc[3], &v, o + 1);
       }
+      if (o2 < out_width) {
+        const int32_t b0 = reds_bias_or_zero(bias, o2);
+        ya[o2] = reds_requant_at(reds_dot_s8(xa, w, in_width, off, b0), &v, o2);
+        yb[o2] = reds_requant_at(reds_dot_s8(xb, w, in_width, off, b0), &v, o2);
+      }
+      reds_fill_s8(ya + out_width, zero, out_c - out_width);
+      reds_fill_s8(yb + out_width, zero, out_c - out_width);
     }
+  }
+  for (; p < pixels; ++p) {
+    const int8_t *x = pixel_input(d, input, p);
+    int8_t *y = output + (size_t)p * out_c;
+    const int8_t *w = weights;
+    for (int32_t o = 0; o < o4; o += 4, w += 4 * (size_t)in_c) {
+      int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                        reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+      reds_dot4_s8(x, w, in_c, in_width, off, acc);
+      reds_requant4_at(y + o, acc, &v, o);
+    }
+    for (int32_t o = o4; o < out_width; ++o, w += in_c)
+      y[o] = reds_requant_at(reds_dot_s8(x, w, in_width, off, reds_bias_or_zero(bias, o)), &v, o);
+    reds_fill_s8(y + out_width, zero, out_c - out_width);
   }
 }
 
 REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                       const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
-                                      int32_t in_width) {
-  if (reds_use_fast_requant(rq)) conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, 1);
-  else conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, 0);
+                                      int32_t in_width, int8_t *scratch, int32_t scratch_size) {
+  const int32_t need = wide_bytes(in_width);
+  int16_t *wide = NULL;
+  if (need > 0 && scratch != NULL && scratch_size >= need)
+    wide = (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
+  if (reds_use_fast_requant(rq)) conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, wide, 1);
+  else conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, wide, 0);
 }
 
 REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
@@ -183,6 +233,10 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
                                    int32_t in_width, int8_t *scratch, int32_t scratch_size, int fast) {
   if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
   if (out_width < 1 || out_width > d->out_c || in_width < 1 || in_width > d->in_c) return REDS_ERR_WIDTH;
+  if (is_pointwise(d)) {
+    conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size);
+    return REDS_OK;
+  }
   const int8_t zero = (int8_t)rq->output_offset;
   const reds_requant_view v = reds_requant_view_of(rq, fast);
   const int8_t in_zp = (int8_t)(-rq->input_offset); /* (in_zp + input_offset) * w == 0: a neutral padding tap */
@@ -225,10 +279,6 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
   const int packed = c.mode == CONV_PATCH && in_width != d->in_c;
   c.k = (int32_t)k;
 
-  if (taps == 1 && d->pad_h == 0 && d->pad_w == 0) {
-    conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width);
-    return REDS_OK;
-  }
   for (int32_t o0 = 0; o0 < out_width;) {
     const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
     if (packed) {

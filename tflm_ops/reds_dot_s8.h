@@ -10,7 +10,12 @@
  *   reds_mac4_chan_s8 depthwise, four channels of one tap: acc[c] += (in[c] + off) * w[c], c < 4
  *   reds_mac_chan_s8  depthwise, n channels of one tap, accumulators in memory (kept for the DSP loop tests)
  *   reds_dw3x3_s8     depthwise, four channels of one pixel over all 9 taps of a 3x3 kernel, all taps inside the
- *                     input, dilation 1: tap (r, t) reads in + r * in_row_step + t * c and w + (3r + t) * c */
+ *                     input, dilation 1: tap (r, t) reads in + r * in_row_step + t * c and w + (3r + t) * c
+ *   reds_widen_s8     the first n & ~3 input bytes, plus the offset, as 16-bit values in the order reds_dot2x2_s8
+ *                     reads them (the arch's own order; only reds_dot2x2_s8 reads the result)
+ *   reds_dot2x2_s8    two pixels times two output rows: acc[2p + r] += sum_{i<n} (x_p[i] + off) * w[r * w_stride
+ *                     + i], from both pixels' widened inputs xa, xb and, for the last n % 4, their bytes ina, inb
+ *                     (each weight word is loaded and widened once for two pixels) */
 #ifndef REDS_DOT_S8_H_
 #define REDS_DOT_S8_H_
 
@@ -63,6 +68,34 @@ static inline void reds_dw3x3_s8(const int8_t *in, const int8_t *w, int32_t c, i
                                  int32_t input_offset, int32_t acc[4]) {
   for (int32_t r = 0; r < 3; ++r, in += in_row_step, w += 3 * c)
     for (int32_t t = 0; t < 3; ++t) reds_mac4_chan_s8(in + t * c, w + t * c, input_offset, acc);
+}
+
+static inline void reds_widen_s8(const int8_t *in, int32_t n, int32_t input_offset, int16_t *xw) {
+  for (int32_t i = 0; i < (n & ~3); ++i) xw[i] = (int16_t)((int32_t)in[i] + input_offset);
+}
+
+static inline void reds_dot2x2_s8(const int16_t *xa, const int16_t *xb, const int8_t *ina, const int8_t *inb,
+                                  const int8_t *w, int32_t w_stride, int32_t n, int32_t input_offset,
+                                  int32_t acc[4]) {
+  uint32_t a0 = (uint32_t)acc[0], a1 = (uint32_t)acc[1], a2 = (uint32_t)acc[2], a3 = (uint32_t)acc[3];
+  const int8_t *w1 = w + w_stride;
+  int32_t i = 0;
+  for (; i < (n & ~3); ++i) {
+    a0 += (uint32_t)(xa[i] * (int32_t)w[i]);
+    a1 += (uint32_t)(xa[i] * (int32_t)w1[i]);
+    a2 += (uint32_t)(xb[i] * (int32_t)w[i]);
+    a3 += (uint32_t)(xb[i] * (int32_t)w1[i]);
+  }
+  for (; i < n; ++i) {
+    a0 = reds_mac_u32(a0, ina[i], w[i], input_offset);
+    a1 = reds_mac_u32(a1, ina[i], w1[i], input_offset);
+    a2 = reds_mac_u32(a2, inb[i], w[i], input_offset);
+    a3 = reds_mac_u32(a3, inb[i], w1[i], input_offset);
+  }
+  acc[0] = (int32_t)a0;
+  acc[1] = (int32_t)a1;
+  acc[2] = (int32_t)a2;
+  acc[3] = (int32_t)a3;
 }
 
 #endif /* REDS_ARCH_CORTEX_M4 */

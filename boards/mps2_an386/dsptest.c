@@ -7,6 +7,8 @@
  *                      every tap after the first starts at a different alignment)
  *   reds_dw3x3_s8      four channels over the 9 taps of a 3x3 pixel (channel strides c = 4..7, input row steps
  *                      3c..3c+5: every tap at its own alignment)
+ *   reds_widen_s8 + reds_dot2x2_s8  two pixels (the second 5 bytes after the first) times two weight rows, the
+ *                      same strides as reds_dot4_s8
  * Also prints their instruction counts next to the plain loops' for a 64-element call. Exit status 0 only if all
  * agree. */
 #include <stdint.h>
@@ -69,6 +71,25 @@ __attribute__((noinline)) static void dsp_dot4(const int8_t *in, const int8_t *w
     reds_dot4_s8(in, w, stride, n, off, acc);
 }
 
+/* Both pixels' inputs widened, then the 2x2 dot product: as the 1x1 conv calls them. */
+__attribute__((noinline)) static void dsp_dot2x2(const int8_t *ina, const int8_t *inb, const int8_t *w, int32_t stride,
+                                                  int32_t n, int32_t off, int32_t *acc)
+{
+    static int16_t wa[72], wb[72];
+    reds_widen_s8(ina, n, off, wa);
+    reds_widen_s8(inb, n, off, wb);
+    reds_dot2x2_s8(wa, wb, ina, inb, w, stride, n, off, acc);
+}
+
+__attribute__((noinline)) static void plain_dot2x2(const int8_t *ina, const int8_t *inb, const int8_t *w,
+                                                    int32_t stride, int32_t n, int32_t off, int32_t *acc)
+{
+    acc[0] = plain_dot(ina, w, n, off, acc[0]);
+    acc[1] = plain_dot(ina, w + stride, n, off, acc[1]);
+    acc[2] = plain_dot(inb, w, n, off, acc[2]);
+    acc[3] = plain_dot(inb, w + stride, n, off, acc[3]);
+}
+
 /* The accumulators are locals across the tap loop, as in the depthwise op (where they stay in registers). */
 __attribute__((noinline)) static void dsp_mac4_taps(const int8_t *in, int32_t in_step, const int8_t *w,
                                                     int32_t w_step, int32_t n, int32_t off, int32_t *acc)
@@ -127,6 +148,12 @@ static void run_mac(void *p)
     if (c->dsp) dsp_mac(acc_a, buf_in, buf_w, c->n, c->off);
     else plain_mac(acc_a, buf_in, buf_w, c->n, c->off);
 }
+static void run_dot2x2(void *p)
+{
+    const struct call *c = p;
+    if (c->dsp) dsp_dot2x2(buf_in, buf_in + 64, buf_w, c->n, c->n, c->off, acc_a);
+    else plain_dot2x2(buf_in, buf_in + 64, buf_w, c->n, c->n, c->off, acc_a);
+}
 static void run_dot4(void *p)
 {
     const struct call *c = p;
@@ -180,7 +207,11 @@ static int check_four(int32_t n, int32_t mis, int32_t off)
             plain_dot4(in, w, stride, n, off, b);
             dsp_dot4(in, w, stride, n, off, c);
             if (!same4(b, c)) fail(start ? "dot4-wrap" : "dot4", n, mis, off);
-            ++cases;
+            int32_t b2[4] = {a[0], a[1], a[2], a[3]}, c2[4] = {a[0], a[1], a[2], a[3]};
+            plain_dot2x2(in, in + 5, w, stride, n, off, b2);
+            dsp_dot2x2(in, in + 5, w, stride, n, off, c2);
+            if (!same4(b2, c2)) fail(start ? "dot2x2-wrap" : "dot2x2", n, mis, off);
+            cases += 2;
         }
         /* Depthwise: tap steps of 4 + mis (input) and 7 - mis (weights), so the taps cross every alignment. */
         int32_t d[4] = {a[0], a[1], a[2], a[3]}, e[4] = {a[0], a[1], a[2], a[3]};
@@ -249,6 +280,7 @@ int main(void)
     put_costs("instructions_dot64_plain", "instructions_dot64_dsp", run_dot);
     put_costs("instructions_mac_chan64_plain", "instructions_mac_chan64_dsp", run_mac);
     put_costs("instructions_dot4x64_plain", "instructions_dot4x64_dsp", run_dot4);
+    put_costs("instructions_dot2x2x64_plain", "instructions_dot2x2x64_dsp", run_dot2x2);
     put_costs("instructions_mac4_chan16taps_plain", "instructions_mac4_chan16taps_dsp", run_mac4);
 
     m4_put_kv("failures", failures);

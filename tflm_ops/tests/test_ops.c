@@ -104,10 +104,10 @@ static void random_conv_dims(reds_conv_dims *d, int dw, int wide) {
     d->batches = rnd_range(1, 2);
     d->in_h = rnd_range(1, 7);
     d->in_w = rnd_range(1, 7);
-    d->in_c = wide ? rnd_range(8, 24) : rnd_range(1, dw ? 40 : 12); /* > REDS_DW_BLOCK: channel blocking */
-    d->out_c = dw ? d->in_c : (wide ? rnd_range(16, 48) : rnd_range(1, 10));
-    d->filter_h = rnd_range(1, 3);
-    d->filter_w = rnd_range(1, 3);
+    d->in_c = wide ? rnd_range(8, wide == 2 ? 40 : 24) : rnd_range(1, dw ? 40 : 12); /* > REDS_DW_BLOCK */
+    d->out_c = dw ? d->in_c : (wide ? rnd_range(wide == 2 ? 1 : 16, 48) : rnd_range(1, 10));
+    d->filter_h = wide == 2 ? 1 : rnd_range(1, 3); /* wide == 2: pointwise, the 1x1 loop's pixel pairs */
+    d->filter_w = wide == 2 ? 1 : rnd_range(1, 3);
     d->stride_h = rnd_range(1, 3);
     d->stride_w = rnd_range(1, 3);
     d->dilation_h = rnd_range(1, 2);
@@ -133,6 +133,8 @@ static void random_quant(reds_quant_params_s8 *qp, float *scales, int32_t out_c)
 
 /* How many int8 cases ran the general and the fast requantisation (both must occur: test_requant_forms_seen). */
 static long g_requant_forms[2];
+/* Conv cases that ran the 1x1 loop's pixel pairs (1x1 kernel, scratch given, in_width >= 8, two pixels or more). */
+static long g_pointwise_pairs;
 
 static void conv_s8_case(int dw, int wide) {
   reds_conv_dims d;
@@ -155,17 +157,21 @@ static void conv_s8_case(int dw, int wide) {
   rq.ch = rnd() % 3 ? ch : NULL; /* the fast form where prepare allows it, or the general one */
   CHECK_EQ_INT(dw ? reds_dwconv_s8_prepare(&d, &qp, &rq) : reds_conv_s8_prepare(&d, &qp, &rq), REDS_OK);
   ++g_requant_forms[rq.fast];
-  const int32_t iw = wide ? rnd_range(1, d.in_c < 15 ? d.in_c : 15) : rnd_range(1, d.in_c);
+  const int32_t iw = wide == 2 ? rnd_range(1, d.in_c) : wide ? rnd_range(1, d.in_c < 15 ? d.in_c : 15)
+                                                              : rnd_range(1, d.in_c);
   const int32_t ow = dw ? iw : rnd_range(1, d.out_c);
   int8_t *out = (int8_t *)malloc(px * d.out_c);
   memset(out, 0x5a, px * d.out_c);
-  /* Half the conv cases get the scratch the packed narrow slice asks for (one pass), half none (stack passes). */
+  /* Half the conv cases get the scratch they ask for (a 1x1's widened pixel pairs, a narrow slice's packed
+   * weights in one pass), at any byte alignment; half none (one pixel at a time, stack passes). */
   const int32_t scratch_n = dw ? 0 : reds_conv_s8_scratch_size(&d, ow, iw);
-  int8_t *scratch = (scratch_n > 0 && (rnd() & 1)) ? (int8_t *)malloc((size_t)scratch_n) : NULL;
+  int8_t *scratch_mem = (scratch_n > 0 && (rnd() & 1)) ? (int8_t *)malloc((size_t)scratch_n + 3) : NULL;
+  int8_t *scratch = scratch_mem ? scratch_mem + rnd() % 4u : NULL;
   const int st = dw ? reds_dwconv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw)
                     : reds_conv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw, scratch,
                                    scratch ? scratch_n : 0);
-  free(scratch);
+  g_pointwise_pairs += !dw && d.filter_h == 1 && d.filter_w == 1 && scratch != NULL && iw >= 8 && px >= 2;
+  free(scratch_mem);
   CHECK_EQ_INT(st, REDS_OK);
   /* Sliced copies and the reference on them. */
   int8_t *s_in = (int8_t *)malloc(in_n), *s_w = (int8_t *)malloc(w_n), *s_out = (int8_t *)malloc(px * ow);
@@ -309,6 +315,10 @@ static void test_conv_s8_matches_sliced_reference(void) { for (int i = 0; i < RE
 static void test_conv_s8_wide_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT / 3; ++i) conv_s8_case(0, 1);
 }
+static void test_conv_s8_pointwise_matches_sliced_reference(void) {
+  for (int i = 0; i < REPEAT / 3; ++i) conv_s8_case(0, 2);
+  CHECK(g_pointwise_pairs > 10);
+}
 static void test_conv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(0); }
 static void test_dwconv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0); }
 static void test_dwconv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(1); }
@@ -438,6 +448,7 @@ const reds_test_case reds_tests_ops[] = {
     {"fc_f32_matches_sliced_reference", test_fc_f32_matches_sliced_reference},
     {"conv_s8_matches_sliced_reference", test_conv_s8_matches_sliced_reference},
     {"conv_s8_wide_matches_sliced_reference", test_conv_s8_wide_matches_sliced_reference},
+    {"conv_s8_pointwise_matches_sliced_reference", test_conv_s8_pointwise_matches_sliced_reference},
     {"conv_f32_matches_sliced_reference", test_conv_f32_matches_sliced_reference},
     {"dwconv_s8_matches_sliced_reference", test_dwconv_s8_matches_sliced_reference},
     {"dwconv_f32_matches_sliced_reference", test_dwconv_f32_matches_sliced_reference},
