@@ -84,7 +84,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     method = (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
               f"minimum width fraction {args.min_fraction:g}, joint lr "
               f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
-              f"{f', in-place distillation {args.distill:g}' if args.distill else ''}"
+              f"{f', in-place distillation {args.distill:g}' if args.distill and args.teacher == 'inplace' else ''}"
+              f"{f', distillation {args.distill:g} from the frozen pre-trained network' if args.distill and args.teacher == 'pretrained' else ''}"
               f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
               f"{f', augmentation {args.augment}' if args.augment else ''}, {pre} pre-training epochs")
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
@@ -206,6 +207,7 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_ft{args.finetune_epochs}" if args.finetune_epochs is not None else "") + \
         (f"_distill{args.distill:g}" if args.distill != 0.5 else "") + \
         (f"_{args.alphas}" if args.alphas != "sqrt-params" else "") + \
+        (f"_teacher-{args.teacher}" if args.teacher != "inplace" else "") + \
         (f"_aug-{args.augment.replace(',', '-')}" if args.augment else "") + \
         (f"_pre{args.epochs}" if args.epochs is not None else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \

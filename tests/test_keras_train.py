@@ -213,3 +213,67 @@ def test_training_with_augmentation_is_repeatable_and_bad_settings_are_refused()
     flat = (tr[0].reshape(len(tr[0]), -1), tr[1])
     with pytest.raises(RedsError, match=r"needs images \(N, H, W, C\)"):
         train(_mlp(), flat, va, budgets=(1, 0.5), **kw)
+
+
+def test_pretrained_teacher_is_the_frozen_network_and_survives_a_resume(tmp_path: Path, monkeypatch) -> None:
+    """teacher='pretrained': every subnetwork, the full one too, learns toward a frozen copy of the network as it
+    entered the joint phase. A copy identical to the model gives distillation terms with zero gradient at full
+    width; the copy is kept in the checkpoint, so an interrupted run resumes to the same weights."""
+    from reds_tflm.keras.graph import graph_from_keras
+    from reds_tflm.keras.loops import joint_step
+    from reds_tflm.keras.slicing import SlicedNet
+    import tensorflow as tf
+    x, y = _data(64, 3)
+
+    def one_step(distill, alpha, with_teacher):
+        keras.utils.set_random_seed(0)
+        m = _mlp()
+        t = keras.models.clone_model(m)
+        t.set_weights(m.get_weights())
+        g = graph_from_keras(m)
+        step = joint_step(m, SlicedNet(m, g), [g.sizes], [alpha], m.trainable_variables, keras.optimizers.SGD(0.5),
+                          True, distill, t if with_teacher else None)
+        step(tf.constant(x), tf.constant(y))
+        return [v.numpy() for v in m.trainable_variables]
+
+    # loss (1-d)·CE + d·CE(teacher = itself): the second term's gradient is zero, so it equals (1-d)·CE alone
+    half_labels = one_step(0.0, 0.5, False)
+    distilled = one_step(0.5, 1.0, True)
+    for a, b in zip(half_labels, distilled):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    tr, va = _data(320, 2), _data(100, 3)
+    kw = {**KW, "distill": 0.5, "teacher": "pretrained"}
+    keras.utils.set_random_seed(0)
+    ref = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "a", **kw)
+    assert (tmp_path / "a" / "teacher.weights.h5").exists()
+    keras.utils.set_random_seed(0)
+    inplace = train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "teacher": "inplace"})
+    assert inplace.history[-1]["val_accuracy"] != ref.history[-1]["val_accuracy"] or \
+        any(float(np.max(np.abs(a.numpy() - b.numpy()))) > 1e-6 for a, b in zip(inplace.model.weights, ref.model.weights))
+    calls = {"n": 0}
+    real = train_mod.accuracies
+
+    def flaky(*args, **kwargs):  # dies evaluating joint epoch 2: epoch 1 is saved, epoch 2 is not
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    keras.utils.set_random_seed(0)
+    monkeypatch.setattr(train_mod, "accuracies", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
+    monkeypatch.setattr(train_mod, "accuracies", real)
+    keras.utils.set_random_seed(1)
+    res = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
+    for a, b in zip(ref.model.weights, res.model.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    (tmp_path / "b" / "teacher.weights.h5").unlink()
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    state.update(phase="bn", epoch=0)
+    (tmp_path / "b" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(RedsError, match="no teacher.weights.h5"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
+    with pytest.raises(RedsError, match="teacher='nobody'"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "teacher": "nobody"})

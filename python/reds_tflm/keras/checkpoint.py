@@ -62,6 +62,13 @@ class Checkpoint:
         self._write_weights(model, "pretrained.weights.h5")
         self._write_json(state, "pretrained.json")
 
+    def save_teacher(self, model: Any) -> None:
+        """The frozen distillation target of a run (teacher.weights.h5)."""
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._write_weights(model, "teacher.weights.h5")
+
     def load_pretrained(self, model: Any) -> dict[str, Any]:
         """The state saved with the pre-trained weights, after loading those weights into `model`."""
         if self.dir is None or not (self.dir / "pretrained.json").exists() or \

@@ -57,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="in-place distillation: weight d of the full network's predictions in the smaller "
                         "subnetworks' losses, (1-d)*CE(labels) + d*CE(full network); 0 = labels only (published); "
                         "default 0.5 (measured best of 0 / 0.5 / 1, docs/method.md)")
+    p.add_argument("--teacher", choices=("inplace", "pretrained"), default="inplace",
+                   help="distillation target: the full subnetwork of the same step (inplace) or a frozen copy of "
+                        "the pre-trained network, for every subnetwork including the full one (pretrained)")
     p.add_argument("--alphas", choices=("sqrt-params", "uniform"), default="sqrt-params",
                    help="weights of the subnetworks' losses in the joint step (default: sqrt of the parameter "
                         "fraction, as published)")
@@ -111,7 +114,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
                       importance_batches=preset.importance_batches, distill=args.distill,
-                      alphas=args.alphas, augment=tuple(a.strip() for a in str(args.augment).split(",") if a.strip()))
+                      alphas=args.alphas, teacher=args.teacher, augment=tuple(a.strip() for a in str(args.augment).split(",") if a.strip()))
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,

@@ -98,13 +98,16 @@ def full_step(model: Any, optimizer: Any) -> Callable:
 
 
 def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alphas: Sequence[float],
-               variables: list, optimizer: Any, regularise: bool = True, distill: float = 0.0) -> Callable:
+               variables: list, optimizer: Any, regularise: bool = True, distill: float = 0.0,
+               teacher: Any | None = None) -> Callable:
     """One step on Σ α_n loss_n over the nested subnetworks; returns the per-subnetwork losses (label
     cross-entropy, whatever `distill` is).
 
     With `distill` = d > 0 (in-place distillation), every smaller subnetwork's loss is (1-d)·CE(labels) +
     d·CE(full network's predicted distribution, gradient stopped): the full network, trained on the labels in the
-    same step, is the teacher, at no extra forward pass.
+    same step, is the teacher, at no extra forward pass. With a `teacher` model (a frozen copy of the pre-trained
+    network, run in inference mode: one extra forward pass), every subnetwork, the full one too, learns
+    (1-d)·CE(labels) + d·CE(teacher's predicted distribution) instead.
     """
     import keras
     import tensorflow as tf
@@ -122,9 +125,10 @@ def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alph
             losses = [loss_fn(y, o) for o in outs]
             train_losses = list(losses)
             if d > 0:
-                teacher = tf.stop_gradient(tf.nn.softmax(outs[0]) if from_logits else outs[0])
-                for n in range(1, len(outs)):
-                    train_losses[n] = (1 - d) * losses[n] + d * soft_fn(teacher, outs[n])
+                ref = outs[0] if teacher is None else teacher(x, training=False)
+                target = tf.stop_gradient(tf.nn.softmax(ref) if from_logits else ref)
+                for n in range(0 if teacher is not None else 1, len(outs)):
+                    train_losses[n] = (1 - d) * losses[n] + d * soft_fn(target, outs[n])
             total = tf.add_n([a * l for a, l in zip(al, train_losses)])
             if regularise and model.losses:
                 total = total + tf.add_n(model.losses)

@@ -33,6 +33,9 @@ log = logging.getLogger("reds_tflm.train")
 PHASES = ("pretrain", "prepare", "joint", "bn", "done")
 
 
+TEACHERS = ("inplace", "pretrained")
+
+
 @dataclass
 class TrainConfig:
     budgets: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)
@@ -41,6 +44,7 @@ class TrainConfig:
     finetune_epochs: int = 5
     finetune_lr: float = 1.5e-3  # measured: 5e-4 left the narrow subnetworks far behind (docs/method.md)
     distill: float = 0.0  # in-place distillation weight of the smaller subnetworks' losses (0: labels only)
+    teacher: str = "inplace"  # distillation target: "inplace" (the full subnetwork) or "pretrained" (frozen copy)
     alphas: str = "sqrt-params"  # joint loss weights: "sqrt-params" (published) or "uniform"
     augment: tuple[str, ...] = ()  # training-time augmentation of image batches: "flip", "shift" (loops.py)
     bn_epochs: int = 1
@@ -123,6 +127,26 @@ def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float,
         ckpt.save(state, model, opt)
 
 
+def frozen_teacher(model: Any, ckpt: Checkpoint, state: dict[str, Any]) -> Any:
+    """A frozen copy of the network as it enters the joint phase (pre-trained and permuted): the distillation
+    target of `teacher="pretrained"`. Kept in the checkpoint (teacher.weights.h5) so that a resumed run distils
+    from the same network, not from the half-trained one it resumes."""
+    import keras
+    teacher = keras.models.clone_model(model)
+    path = ckpt.dir / "teacher.weights.h5" if ckpt.enabled else None
+    if path is not None and path.exists():
+        teacher.load_weights(path)
+    elif state["phase"] == "joint" and state["epoch"] == 0:
+        teacher.set_weights(model.get_weights())
+        if path is not None:
+            ckpt.save_teacher(teacher)
+    else:
+        raise RedsError(f"{ckpt.dir}: resuming with teacher='pretrained', but the checkpoint holds no "
+                        "teacher.weights.h5 (it was started with another teacher)")
+    teacher.trainable = False
+    return teacher
+
+
 def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] = (1.0, 0.75, 0.5, 0.25), *,
           out: str | Path | None = None, checkpoint_dir: str | Path | None = None,
           init_from: str | Path | None = None, config: TrainConfig | None = None, **overrides: Any) -> TrainResult:
@@ -143,6 +167,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         check_augment(cfg.augment)
     except ValueError as exc:
         raise RedsError(str(exc)) from None
+    if cfg.teacher not in TEACHERS:
+        raise RedsError(f"teacher={cfg.teacher!r}: choose one of {', '.join(TEACHERS)}")
     if cfg.augment and x.ndim != 4:
         raise RedsError(f"augment={list(cfg.augment)} needs images (N, H, W, C), but train_data x has shape {x.shape}")
     keras.utils.set_random_seed(cfg.seed)
@@ -211,13 +237,15 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     alphas = joint_weights(graph, widths, cfg.alphas)
     net = SlicedNet(model, graph)
     bn_vars = {id(v) for v in bn_variables(model)}
+    teacher = frozen_teacher(model, ckpt, state) if cfg.teacher == "pretrained" and cfg.distill > 0 and \
+        state["phase"] in ("joint", "bn") else None
 
     def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool, distill: float) -> None:
         opt = keras.optimizers.Adam(cosine_lr(lr, epochs * nb))
         opt.build(variables)
         if state["epoch"]:
             ckpt.restore_optimizer(opt)
-        step = joint_step(model, net, widths, alphas, variables, opt, regularise, distill)
+        step = joint_step(model, net, widths, alphas, variables, opt, regularise, distill, teacher)
         for e in range(state["epoch"], epochs):
             loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, PHASES.index(name), e]),
                              f"{name} {e + 1}/{epochs}", cfg.progress, cfg.augment)
