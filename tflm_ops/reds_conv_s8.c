@@ -125,6 +125,10 @@ static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
      * was about 260 instructions for a 9-byte patch. */
     const int32_t row = fw * n;
     const int8_t *src = c->in_img + ((size_t)c->iy0 * d->in_w + (size_t)c->ix0) * d->in_c;
+    if (row == 3) { /* a 1-channel 3-wide kernel: fixed-size copies, a halfword and a byte each */
+      for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += 3) memcpy(patch, src, 3);
+      return;
+    }
     for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += row) reds_copy_s8(patch, src, row);
     return;
   }
