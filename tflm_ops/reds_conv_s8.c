@@ -178,9 +178,9 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
   const int32_t in_c = d->in_c, out_c = d->out_c, o4 = out_width & ~3, o2 = out_width & ~1;
   const int32_t off = rq->input_offset, pixels = d->batches * d->out_h * d->out_w;
   const int8_t zero = (int8_t)v.output_offset;
-  int16_t *const wide_b = wide_a + ((in_width + 1) & ~1);
   int32_t p = 0;
   if (wide_a != NULL) {
+    int16_t *const wide_b = wide_a + ((in_width + 1) & ~1);
     for (; p + 1 < pixels; p += 2) {
       const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1);
       int8_t *ya = output + (size_t)p * out_c, *yb = ya + out_c;
