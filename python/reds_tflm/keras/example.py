@@ -32,7 +32,7 @@ class Preset:
 
 
 PRESETS = {"quick": Preset(10000, 2000, 1000, 8, 4, 1, 20),
-           "full": Preset(None, None, None, 15, 16, 1, 100)}
+           "full": Preset(None, None, None, 15, 24, 1, 100)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,12 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="every narrowable group keeps at least this fraction of its channels at every budget")
     p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the joint phase (default 1.5e-3)")
     p.add_argument("--distill", type=float, default=0.5,
-                   help="in-place distillation: weight d of the full network's predictions in the smaller "
-                        "subnetworks' losses, (1-d)*CE(labels) + d*CE(full network); 0 = labels only (published); "
-                        "default 0.5 (measured best of 0 / 0.5 / 1, docs/method.md)")
-    p.add_argument("--teacher", choices=("inplace", "pretrained"), default="inplace",
-                   help="distillation target: the full subnetwork of the same step (inplace) or a frozen copy of "
-                        "the pre-trained network, for every subnetwork including the full one (pretrained)")
+                   help="distillation weight d: the subnetworks' losses are (1-d)*CE(labels) + d*CE(teacher); "
+                        "0 = labels only (published); default 0.5 (docs/method.md)")
+    p.add_argument("--teacher", choices=("inplace", "pretrained"), default="pretrained",
+                   help="distillation target: a frozen copy of the pre-trained network, for every subnetwork "
+                        "including the full one (pretrained, default: measured best, docs/method.md), or the full "
+                        "subnetwork of the same step, for the smaller ones (inplace)")
     p.add_argument("--alphas", choices=("sqrt-params", "uniform"), default="sqrt-params",
                    help="weights of the subnetworks' losses in the joint step (default: sqrt of the parameter "
                         "fraction, as published)")
