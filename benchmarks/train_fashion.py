@@ -59,7 +59,7 @@ def baseline(args: argparse.Namespace, result, preset: example.Preset, data, run
         if "accuracy_int8" not in state:
             fit_full(model, train, (test.x, test.y), epochs, TrainConfig.pretrain_lr, preset.batch_size,
                      args.seed + 100 + k, ckpt, state, not args.no_progress, phase=f"baseline {k}",
-                     augment=_augment(args))
+                     augment=example.augment_kinds(args))
             state["accuracy_float"] = model_accuracy(model, test.x, test.y)
             state["accuracy_int8"] = tflm_accuracy(int8_tflite(model, train.x, seed=args.seed), xi, yi)
             ckpt.save(state, model)
@@ -84,8 +84,7 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     method = (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
               f"minimum width fraction {args.min_fraction:g}, joint lr "
               f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
-              f"{f', in-place distillation {args.distill:g}' if args.distill and args.teacher == 'inplace' else ''}"
-              f"{f', distillation {args.distill:g} from the frozen pre-trained network' if args.distill and args.teacher == 'pretrained' else ''}"
+              f"{_distillation(args)}"
               f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
               f"{f', augmentation {args.augment}' if args.augment else ''}, {pre} pre-training epochs")
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
@@ -197,8 +196,12 @@ def update_readme(res_dir: Path) -> None:
     tmp.replace(readme)
 
 
-def _augment(args: argparse.Namespace) -> tuple[str, ...]:
-    return tuple(a.strip() for a in str(args.augment).split(",") if a.strip())
+def _distillation(args: argparse.Namespace) -> str:
+    if not args.distill:
+        return ""
+    if args.teacher == "inplace":
+        return f", in-place distillation {args.distill:g}"
+    return f", distillation {args.distill:g} from the frozen pre-trained network"
 
 
 def _variant(args: argparse.Namespace) -> str:

@@ -77,15 +77,12 @@ def test_train_end_to_end_every_budget_runs(tmp_path: Path) -> None:
     assert abs(ex.accuracy_int8[0] - res.accuracy_float[0]) < 0.1
 
 
-def test_interrupted_training_resumes_to_the_same_result(tmp_path: Path, monkeypatch) -> None:
-    tr, va = _data(320, 2), _data(100, 3)
-    keras.utils.set_random_seed(0)
-    ref = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "a", **KW)
-
+def _interrupted_run(monkeypatch, tr, va, ckpt: Path, kw: dict) -> None:
+    """Seed 0, budgets (1, 0.5), killed while evaluating joint epoch 2: epoch 1 is saved, epoch 2 is not."""
     calls = {"n": 0}
     real = train_mod.accuracies
 
-    def flaky(*args, **kwargs):  # dies evaluating joint epoch 2: epoch 1 is saved, epoch 2 is not
+    def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
@@ -94,10 +91,18 @@ def test_interrupted_training_resumes_to_the_same_result(tmp_path: Path, monkeyp
     keras.utils.set_random_seed(0)
     monkeypatch.setattr(train_mod, "accuracies", flaky)
     with pytest.raises(KeyboardInterrupt):
-        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **KW)
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=ckpt, **kw)
+    monkeypatch.setattr(train_mod, "accuracies", real)
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path: Path, monkeypatch) -> None:
+    tr, va = _data(320, 2), _data(100, 3)
+    keras.utils.set_random_seed(0)
+    ref = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "a", **KW)
+
+    _interrupted_run(monkeypatch, tr, va, tmp_path / "b", KW)
     state = json.loads((tmp_path / "b" / "state.json").read_text())
     assert state["phase"] == "joint" and state["epoch"] == 1
-    monkeypatch.setattr(train_mod, "accuracies", real)
     keras.utils.set_random_seed(1)  # a different initialisation: the checkpoint must override it
     res = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **KW)
     assert res.widths == ref.widths
@@ -250,21 +255,9 @@ def test_pretrained_teacher_is_the_frozen_network_and_survives_a_resume(tmp_path
     keras.utils.set_random_seed(0)
     inplace = train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "teacher": "inplace"})
     assert inplace.history[-1]["val_accuracy"] != ref.history[-1]["val_accuracy"] or \
-        any(float(np.max(np.abs(a.numpy() - b.numpy()))) > 1e-6 for a, b in zip(inplace.model.weights, ref.model.weights))
-    calls = {"n": 0}
-    real = train_mod.accuracies
-
-    def flaky(*args, **kwargs):  # dies evaluating joint epoch 2: epoch 1 is saved, epoch 2 is not
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    keras.utils.set_random_seed(0)
-    monkeypatch.setattr(train_mod, "accuracies", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
-    monkeypatch.setattr(train_mod, "accuracies", real)
+        any(float(np.max(np.abs(a.numpy() - b.numpy()))) > 1e-6
+            for a, b in zip(inplace.model.weights, ref.model.weights))
+    _interrupted_run(monkeypatch, tr, va, tmp_path / "b", kw)
     keras.utils.set_random_seed(1)
     res = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
     for a, b in zip(ref.model.weights, res.model.weights):

@@ -71,6 +71,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def augment_kinds(args: argparse.Namespace) -> tuple[str, ...]:
+    """--augment "flip,shift" as TrainConfig.augment."""
+    return tuple(a.strip() for a in str(args.augment).split(",") if a.strip())
+
+
 def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
     out = args.out or Path("out") / f"train-{args.arch}{'-quick' if args.quick else ''}"
     ckpt = args.checkpoint or out / "checkpoint"
@@ -114,7 +119,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
                       importance_batches=preset.importance_batches, distill=args.distill,
-                      alphas=args.alphas, teacher=args.teacher, augment=tuple(a.strip() for a in str(args.augment).split(",") if a.strip()))
+                      alphas=args.alphas, teacher=args.teacher, augment=augment_kinds(args))
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,

@@ -23,8 +23,8 @@ from ..graph import WidthGraph
 from .checkpoint import Checkpoint
 from .graph import graph_from_keras, kind_of
 from .importance import gradient_sums, taylor_scores
-from .loops import (accuracies, batches, check_augment, cosine_lr, full_step, joint_step, joint_weights, model_accuracy,
-                    n_batches, recalibrate_bn, run_epoch)
+from .loops import (accuracies, batches, check_augment, cosine_lr, full_step, joint_step, joint_weights,
+                    model_accuracy, n_batches, recalibrate_bn, run_epoch)
 from .permute import permutations, permute_keras, sorted_scores
 from .select import select_widths
 from .slicing import SlicedNet
@@ -170,7 +170,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     if cfg.teacher not in TEACHERS:
         raise RedsError(f"teacher={cfg.teacher!r}: choose one of {', '.join(TEACHERS)}")
     if cfg.augment and x.ndim != 4:
-        raise RedsError(f"augment={list(cfg.augment)} needs images (N, H, W, C), but train_data x has shape {x.shape}")
+        raise RedsError(f"augment={list(cfg.augment)} needs images (N, H, W, C), but train_data x has shape "
+                        f"{x.shape}")
     keras.utils.set_random_seed(cfg.seed)
     graph = graph_from_keras(model)
     if not graph.narrowable():
