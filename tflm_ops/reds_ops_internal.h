@@ -106,6 +106,21 @@ static inline int8_t reds_requant_at(int32_t acc, const reds_requant_view *v, in
   return (int8_t)acc;
 }
 
+#if !defined(REDS_ARCH_CORTEX_M4)
+/* A 1x1 conv's output channels o < n for one pixel with K = 1 or 2 active inputs (x0, x1: the inputs plus the
+ * input offset), fast requantisation: y[o] = sat8(requant(bias[o] + x0 * w[o * w_stride] (+ x1 * w[o * w_stride +
+ * 1]), ch[o])); n >= 1. The Cortex-M4 DSP build has its own (arch/cortex_m4), the only build that calls it. */
+static inline void reds_pointwise_few_s8(const int32_t *bias, const int8_t *w, int32_t w_stride,
+                                         const reds_requant_ch *ch, int32_t x0, int32_t x1, int32_t k, int8_t *y,
+                                         int32_t n) {
+  for (int32_t o = 0; o < n; ++o, w += w_stride) {
+    uint32_t acc = (uint32_t)bias[o] + (uint32_t)(x0 * (int32_t)w[0]);
+    if (k > 1) acc += (uint32_t)(x1 * (int32_t)w[1]);
+    y[o] = (int8_t)reds_sat_s8(reds_requant_fast((int32_t)acc, &ch[o]));
+  }
+}
+#endif
+
 /* Kernels are written once as an always-inlined body taking `fast`, and instantiated twice on the Cortex-M4 DSP
  * path: fast = 1 when prepare enabled the per-channel form (rq->fast), else the general form. Elsewhere only the
  * general form is built: GCC's code for the plain-C fast form is no shorter (27 vs 26 instructions per output on

@@ -9,6 +9,9 @@
  *                      3c..3c+5: every tap at its own alignment)
  *   reds_widen_s8 + reds_dot2x2_s8  two pixels (the second 5 bytes after the first) times two weight rows, the
  *                      same strides as reds_dot4_s8
+ *   reds_pointwise_few_s8  a 1x1 conv's outputs from K = 1 or 2 inputs with the fast requantisation: n = 1..40
+ *                      channels, weight strides K..75 at every alignment, random 64-bit rounding terms, multipliers
+ *                      and shifts 0..31 (wrap-around and saturation included), nothing written past n
  * Also prints their instruction counts next to the plain loops' for a 64-element call. Exit status 0 only if all
  * agree. */
 #include <stdint.h>
@@ -97,6 +100,67 @@ __attribute__((noinline)) static void dsp_mac4_taps(const int8_t *in, int32_t in
     int32_t a[4] = {acc[0], acc[1], acc[2], acc[3]};
     for (int32_t t = 0; t < n; ++t) reds_mac4_chan_s8(in + t * in_step, w + t * w_step, off, a);
     for (int r = 0; r < 4; ++r) acc[r] = a[r];
+}
+
+/* The fast requantisation's definition (reds_requant_ch): the 64-bit sum x*m + round + [x<0]*INT32_MIN modulo
+ * 2^64, its high word shifted right arithmetically, saturated to int8. */
+__attribute__((noinline)) static void plain_pointwise_few(const int32_t *bias, const int8_t *w, int32_t s,
+                                                          const reds_requant_ch *ch, int32_t x0, int32_t x1,
+                                                          int32_t k, int8_t *y, int32_t n)
+{
+    for (int32_t o = 0; o < n; ++o) {
+        uint32_t acc = (uint32_t)bias[o] + (uint32_t)(x0 * (int32_t)w[o * s]);
+        if (k > 1) acc += (uint32_t)(x1 * (int32_t)w[o * s + 1]);
+        uint64_t p = (uint64_t)((int64_t)(int32_t)acc * ch[o].multiplier) + (uint64_t)ch[o].round;
+        if (acc >> 31) p += (uint64_t)(int64_t)INT32_MIN;
+        const int32_t h = (int32_t)(uint32_t)(p >> 32) >> ch[o].rshift;
+        y[o] = (int8_t)(h < -128 ? -128 : (h > 127 ? 127 : h));
+    }
+}
+
+__attribute__((noinline)) static void dsp_pointwise_few(const int32_t *bias, const int8_t *w, int32_t s,
+                                                        const reds_requant_ch *ch, int32_t x0, int32_t x1,
+                                                        int32_t k, int8_t *y, int32_t n)
+{
+    reds_pointwise_few_s8(bias, w, s, ch, x0, x1, k, y, n);
+}
+
+static void fail(const char *what, int32_t n, int32_t mis, int32_t off);
+
+#define FEW_N 40
+static int check_pointwise_few(void)
+{
+    static int32_t bias[FEW_N];
+    static reds_requant_ch ch[FEW_N];
+    static int8_t w[FEW_N * 75 + 4], ya[FEW_N + 4], yb[FEW_N + 4];
+    static const int32_t extra_stride[] = {0, 1, 3, 30, -1};
+    int cases = 0;
+    for (int rep = 0; rep < 6; ++rep) {
+        for (int32_t o = 0; o < FEW_N; ++o) {
+            bias[o] = rep == 1 ? INT32_MAX - (int32_t)(rnd() & 0xFFFFu) : (int32_t)rnd() >> (rep & 1 ? 0 : 12);
+            ch[o].round = (int64_t)(((uint64_t)rnd() << 32) | rnd()) >> (rep < 3 ? 20 : 0);
+            ch[o].multiplier = (int32_t)(rnd() | (rep < 3 ? 0x40000000u : 0u));
+            ch[o].rshift = (int32_t)(rnd() % (rep < 3 ? 23u : 32u));
+        }
+        for (int32_t i = 0; i < FEW_N * 75 + 4; ++i) w[i] = (int8_t)(rep == 2 ? -128 : (int8_t)rnd());
+        for (int32_t k = 1; k <= 2; ++k)
+            for (unsigned si = 0; si < sizeof extra_stride / sizeof extra_stride[0]; ++si)
+                for (int32_t mis = 0; mis < 4; ++mis)
+                    for (int32_t n = 1; n <= FEW_N; ++n) {
+                        const int32_t s = extra_stride[si] < 0 ? 75 : k + extra_stride[si];
+                        const int32_t x0 = (int32_t)(rnd() % 511u) - 255, x1 = (int32_t)(rnd() % 511u) - 255;
+                        for (int i = 0; i < FEW_N + 4; ++i) ya[i] = yb[i] = (int8_t)0x5A;
+                        plain_pointwise_few(bias, w + mis, s, ch, x0, x1, k, ya, n);
+                        dsp_pointwise_few(bias, w + mis, s, ch, x0, x1, k, yb, n);
+                        for (int i = 0; i < FEW_N + 4; ++i)
+                            if (ya[i] != yb[i]) {
+                                fail(k == 1 ? "pointwise_few1" : "pointwise_few2", n, mis, x0);
+                                break;
+                            }
+                        ++cases;
+                    }
+    }
+    return cases;
 }
 
 #define BUF 512
@@ -273,6 +337,7 @@ int main(void)
             }
         }
     }
+    cases += check_pointwise_few();
     m4_put_kv("cases", cases);
 
     /* Cost of one 64-element call (including call and return), plain loop versus DSP. */

@@ -306,6 +306,68 @@ static inline int32_t reds_requant_fast_m4(int32_t x, const reds_requant_ch *c) 
   return (int32_t)hi >> c->rshift;
 }
 
+/* A 1x1 conv's output channels o < n for one pixel with K = 1 or 2 active inputs (x0, x1: the inputs plus the
+ * input offset), fast requantisation: y[o] = sat8(requant(bias[o] + x0 * w[o * w_stride] (+ x1 * w[o * w_stride +
+ * 1]), ch[o])). With one or two MACs per output the loop is all per-output work: bias, weights, multiply-add, the
+ * 64-bit requantisation of reds_requant_fast_m4, saturation and store: 15 instructions per output for K = 1, 17 for
+ * K = 2 (GCC's code for the same C loop spilled its pointers: 23 and 28). K = 2 needs a register more than K = 1,
+ * so it adds the sign term [x<0] * INT32_MIN to the 64-bit sum as a subtraction with borrow instead of a second
+ * SMLAL with INT32_MIN in a register: the same sum. n >= 1. */
+static inline void reds_pointwise_few_s8(const int32_t *bias, const int8_t *w, int32_t w_stride,
+                                         const reds_requant_ch *ch, int32_t x0, int32_t x1, int32_t k, int8_t *y,
+                                         int32_t n) {
+  const int8_t *const end = y + n;
+  int32_t acc, t, m, sh;
+  uint32_t lo, hi;
+  if (k == 1) {
+    const int32_t int_min = INT32_MIN;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr     %[acc], [%[b]], #4\n\t"
+        "ldrsb   %[t], [%[w]]\n\t"
+        "add     %[w], %[w], %[s]\n\t"
+        "mla     %[acc], %[t], %[x0], %[acc]\n\t"
+        "ldrd    %[m], %[sh], [%[c], #8]\n\t"
+        "ldrd    %[lo], %[hi], [%[c]], #16\n\t"
+        "lsr     %[t], %[acc], #31\n\t"
+        "smlal   %[lo], %[hi], %[acc], %[m]\n\t"
+        "smlal   %[lo], %[hi], %[t], %[imin]\n\t"
+        "asr     %[hi], %[hi], %[sh]\n\t"
+        "ssat    %[hi], #8, %[hi]\n\t"
+        "strb    %[hi], [%[y]], #1\n\t"
+        "cmp     %[y], %[end]\n\t"
+        "bne     1b\n\t"
+        : [b] "+r"(bias), [w] "+r"(w), [c] "+r"(ch), [y] "+r"(y), [acc] "=&r"(acc), [t] "=&r"(t), [m] "=&r"(m),
+          [sh] "=&r"(sh), [lo] "=&r"(lo), [hi] "=&r"(hi)
+        : [end] "r"(end), [s] "r"(w_stride), [x0] "r"(x0), [imin] "r"(int_min)
+        : "cc", "memory");
+    return;
+  }
+  __asm__ volatile(
+      "1:\n\t"
+      "ldr     %[acc], [%[b]], #4\n\t"
+      "ldrsb   %[t], [%[w], #1]\n\t"
+      "mla     %[acc], %[t], %[x1], %[acc]\n\t"
+      "ldrsb   %[t], [%[w]]\n\t"
+      "add     %[w], %[w], %[s]\n\t"
+      "mla     %[acc], %[t], %[x0], %[acc]\n\t"
+      "ldrd    %[m], %[sh], [%[c], #8]\n\t"
+      "ldrd    %[lo], %[hi], [%[c]], #16\n\t"
+      "lsr     %[t], %[acc], #31\n\t"
+      "smlal   %[lo], %[hi], %[acc], %[m]\n\t"
+      "subs    %[lo], %[lo], %[t], lsl #31\n\t"
+      "sbc     %[hi], %[hi], #0\n\t"
+      "asr     %[hi], %[hi], %[sh]\n\t"
+      "ssat    %[hi], #8, %[hi]\n\t"
+      "strb    %[hi], [%[y]], #1\n\t"
+      "cmp     %[y], %[end]\n\t"
+      "bne     1b\n\t"
+      : [b] "+r"(bias), [w] "+r"(w), [c] "+r"(ch), [y] "+r"(y), [acc] "=&r"(acc), [t] "=&r"(t), [m] "=&r"(m),
+        [sh] "=&r"(sh), [lo] "=&r"(lo), [hi] "=&r"(hi)
+      : [end] "r"(end), [s] "r"(w_stride), [x0] "r"(x0), [x1] "r"(x1)
+      : "cc", "memory");
+}
+
 /* Saturate to int8: one SSAT. */
 static inline int32_t reds_sat_s8_m4(int32_t x) { return __ssat(x, 8); }
 
