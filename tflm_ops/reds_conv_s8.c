@@ -43,26 +43,33 @@ int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, in
   return n > REDS_CONV_WPACK_MAX ? (int32_t)n : 0; /* what fits the stack buffer needs no scratch */
 }
 
-/* How the dot products of one output pixel walk the taps.
- *   PATCH: the pixel's taps are gathered (padding taps = input zero point, which contributes 0) into one
- *          contiguous vector of K = taps * in_width bytes, and the weights of a channel are K contiguous bytes
- *          (the tensor itself at full input width, else a packed copy): one dot product per channel group. When
- *          the packed weights of all active channels exceed the stack buffer, the channels are done in chunks
- *          (one pass over all pixels per chunk, the patch gathered again in each pass).
- *   POINT: a 1x1 kernel: the pixel's one tap is already a contiguous vector of in_width bytes in the input, and
- *          channel o's active weights are the first in_width bytes of its row: one dot product per channel group,
- *          read in place (no gather, no packing, whatever the active input width).
+/* A conv at full input depth whose receptive field is short (a first layer: 1..3 input channels): conv_patch_s8
+ * gathers the field and reads the weight rows in place. Rows shorter than a word make per-row dot products mostly
+ * set-up and tail, so even a single output channel gains from the gathered field. */
+static int is_full_depth_patch(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
+  const int32_t taps = d->filter_h * d->filter_w;
+  return in_width == d->in_c && taps > 1 && (int64_t)taps * in_width <= REDS_CONV_PATCH_MAX &&
+         d->filter_w * d->in_c < 16 && (out_width >= 4 || d->filter_w * in_width < 4);
+}
+
+/* How the general loop's dot products of one output pixel walk the taps (1x1 kernels and full-depth short fields
+ * have loops of their own: conv_1x1_s8, conv_patch_s8).
+ *   PATCH: a narrow input slice: the pixel's taps are gathered (padding taps = input zero point, which contributes
+ *          0) into one contiguous vector of K = taps * in_width bytes, and each channel's active weights are packed
+ *          into K contiguous bytes: one dot product per channel group. When the packed weights of all active
+ *          channels exceed the stack buffer, the channels are done in chunks (one pass over all pixels per chunk,
+ *          the patch gathered again in each pass).
  *   ROWS:  full input width, dilation_w 1: the valid taps of one kernel row are contiguous in the input and in the
  *          weights: one dot product per valid kernel row.
  *   TAPS:  one dot product of in_width per valid tap. */
-enum { CONV_PATCH, CONV_POINT, CONV_ROWS, CONV_TAPS };
+enum { CONV_PATCH, CONV_ROWS, CONV_TAPS };
 
 typedef struct {
   reds_conv_dims d;     /* a copy: int8 output stores could alias *d and force reloads */
   const int8_t *in_img; /* the batch's input image */
   const int8_t *w;      /* weights as the dot products read them (tensor or packed copy) */
   size_t w_stride;      /* bytes between output channels in w */
-  const int8_t *patch;  /* PATCH: the gathered field; POINT: the pixel's input vector */
+  const int8_t *patch;  /* PATCH: the gathered field */
   int32_t mode, k, in_width, off;
   int32_t iy0, ix0, fy0, fy1, fx0, fx1; /* the current pixel's origin and valid tap ranges */
   /* Per pixel: the first valid tap (input pointer, weight offset) and how many; per call: the steps between taps
@@ -80,7 +87,7 @@ static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
 /* acc[r] += the pixel's sum for output channels o..o+3 (w_o: weights of channel o). */
 static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[4]) {
   const int32_t ws = (int32_t)c->w_stride;
-  if (c->mode <= CONV_POINT) {
+  if (c->mode == CONV_PATCH) {
     reds_dot4_s8(c->patch, w_o, ws, c->k, c->off, acc);
     return;
   }
@@ -99,7 +106,7 @@ static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[
 }
 
 static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t acc) {
-  if (c->mode <= CONV_POINT) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
+  if (c->mode == CONV_PATCH) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
   const int8_t *in_r = c->in0, *w_r = w_o + c->w0;
   if (c->mode == CONV_ROWS) {
     const int32_t n = c->cols * c->d.in_c;
@@ -115,23 +122,11 @@ static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t a
   return acc;
 }
 
-/* The pixel's receptive field, tap by tap (in_width bytes each), padding taps set to the input zero point. */
+/* The pixel's receptive field, tap by tap (in_width bytes each), padding taps set to the input zero point (border
+ * pixels of conv_patch_s8, every pixel of a narrow slice in the general loop). */
 static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
   const reds_conv_dims *d = &c->d;
   const int32_t fw = d->filter_w, n = c->in_width;
-  if (c->fy0 == 0 && c->fy1 == d->filter_h && c->fx0 == 0 && c->fx1 == fw && d->dilation_w == 1 && n == d->in_c) {
-    /* Interior pixel at full input width (most pixels): every kernel row is one run of fw * n input bytes. The
-     * general loop below pays three calls per row, mostly on empty fills: for a first layer (n = 1, 3x3) that
-     * was about 260 instructions for a 9-byte patch. */
-    const int32_t row = fw * n;
-    const int8_t *src = c->in_img + ((size_t)c->iy0 * d->in_w + (size_t)c->ix0) * d->in_c;
-    if (row == 3) { /* a 1-channel 3-wide kernel: fixed-size copies, a halfword and a byte each */
-      for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += 3) memcpy(patch, src, 3);
-      return;
-    }
-    for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += row) reds_copy_s8(patch, src, row);
-    return;
-  }
   for (int32_t fy = 0; fy < d->filter_h; ++fy) {
     int8_t *dst = patch + (size_t)fy * fw * n;
     if (fy < c->fy0 || fy >= c->fy1 || c->fx0 >= c->fx1) {
@@ -271,10 +266,6 @@ REDS_NOINLINE static void conv_1x1_few(const reds_conv_dims *d, const reds_requa
 REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                       const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
                                       int32_t in_width, int8_t *scratch, int32_t scratch_size) {
-  if (in_width < 4) {
-    conv_1x1_few(d, rq, input, weights, bias, output, out_width, in_width);
-    return;
-  }
   const int32_t need = wide_bytes(in_width);
   int16_t *wide = NULL;
   if (need > 0 && scratch != NULL && scratch_size >= need)
@@ -283,13 +274,80 @@ REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requan
   else conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, wide, 0);
 }
 
+/* A conv reading its full input depth whose gathered field is short (is_full_depth_patch; k = taps * in_c bytes):
+ * per pixel the field is gathered once (interior pixels: one copy per kernel row) and every output channel is one
+ * dot product of k bytes with its weight row, read in place. A function of its own like the 1x1
+ * loop: in the general loop the walk's context lived in memory and its mode tests ran per channel group, about
+ * 340 instructions per pixel beyond the dot products; here only the pixel's origin, the field and the weights are
+ * live. */
+REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                           const int8_t *weights, const int32_t *bias, int8_t *output,
+                                           int32_t out_width, int fast) {
+  const reds_requant_view v = reds_requant_view_of(rq, fast);
+  const int8_t zero = (int8_t)rq->output_offset, in_zp = (int8_t)(-rq->input_offset);
+  const int32_t off = rq->input_offset, fh = d->filter_h, row = d->filter_w * d->in_c, k = fh * row;
+  const int32_t o4 = out_width & ~3, out_c = d->out_c;
+  const size_t in_row_step = (size_t)d->dilation_h * d->in_w * d->in_c;
+  int8_t patch[REDS_CONV_PATCH_MAX + 4]; /* + slack for gather_patch's word-rounded copies */
+  conv_ctx c = {*d, input, weights, (size_t)k, patch, CONV_PATCH, k, d->in_c, off, 0, 0, 0, 0, 0, 0,
+                input, 0, (size_t)d->dilation_w * d->in_c, in_row_step, (size_t)row, 0, 0};
+  int8_t *out_px = output;
+  for (int32_t b = 0; b < d->batches; ++b) {
+    c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
+    for (int32_t oy = 0; oy < d->out_h; ++oy) {
+      c.iy0 = oy * d->stride_h - d->pad_h;
+      reds_tap_range(c.iy0, d->dilation_h, d->in_h, fh, &c.fy0, &c.fy1);
+      const int rows_inside = c.fy0 == 0 && c.fy1 == fh;
+      for (int32_t ox = 0; ox < d->out_w; ++ox, out_px += out_c) {
+        c.ix0 = ox * d->stride_w - d->pad_w;
+        reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
+        if (rows_inside && c.fx0 == 0 && c.fx1 == d->filter_w && d->dilation_w == 1) {
+          /* Interior: each kernel row is one run of `row` input bytes (gather_patch's walk pays three calls per
+           * row, mostly on empty fills: about 260 instructions for a 1-channel 3x3 field). */
+          const int8_t *src = c.in_img + ((size_t)c.iy0 * d->in_w + (size_t)c.ix0) * d->in_c;
+          int8_t *dst = patch;
+          if (row == 3) { /* a 1-channel 3-wide kernel: fixed-size copies, a halfword and a byte each */
+            for (int32_t fy = 0; fy < fh; ++fy, src += in_row_step, dst += 3) memcpy(dst, src, 3);
+          } else {
+            for (int32_t fy = 0; fy < fh; ++fy, src += in_row_step, dst += row) reds_copy_s8(dst, src, row);
+          }
+        } else {
+          gather_patch(&c, patch, in_zp);
+        }
+        const int8_t *w = weights;
+        for (int32_t o = 0; o < o4; o += 4, w += 4 * (size_t)k) {
+          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+          reds_dot4_s8(patch, w, k, k, off, acc);
+          reds_requant4_at(out_px + o, acc, &v, o);
+        }
+        for (int32_t o = o4; o < out_width; ++o, w += k)
+          out_px[o] = reds_requant_at(reds_dot_s8(patch, w, k, off, reds_bias_or_zero(bias, o)), &v, o);
+        reds_fill_s8(out_px + out_width, zero, out_c - out_width);
+      }
+    }
+  }
+}
+
+REDS_NOINLINE static void conv_patch_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                        const int8_t *weights, const int32_t *bias, int8_t *output,
+                                        int32_t out_width) {
+  if (reds_use_fast_requant(rq)) conv_patch_s8_body(d, rq, input, weights, bias, output, out_width, 1);
+  else conv_patch_s8_body(d, rq, input, weights, bias, output, out_width, 0);
+}
+
 REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
                                    int32_t in_width, int8_t *scratch, int32_t scratch_size, int fast) {
   if (d == NULL || rq == NULL || input == NULL || weights == NULL || output == NULL) return REDS_ERR_ARG;
   if (out_width < 1 || out_width > d->out_c || in_width < 1 || in_width > d->in_c) return REDS_ERR_WIDTH;
   if (is_pointwise(d)) {
-    conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size);
+    if (in_width < 4) conv_1x1_few(d, rq, input, weights, bias, output, out_width, in_width);
+    else conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size);
+    return REDS_OK;
+  }
+  if (is_full_depth_patch(d, out_width, in_width)) {
+    conv_patch_s8(d, rq, input, weights, bias, output, out_width);
     return REDS_OK;
   }
   const int8_t zero = (int8_t)rq->output_offset;
@@ -307,16 +365,10 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
    * groups reuse the patch and the rows it merges are short (per-call set-up and tails dominate short dot
    * products). */
   const int64_t k = (int64_t)taps * in_width;
-  /* Rows shorter than a word (a first layer: 1..3 input channels) make the per-row dot products mostly set-up and
-   * tail, so even a single channel gains from the gathered patch. */
-  const int gather_ok = taps > 1 && k <= REDS_CONV_PATCH_MAX && (out_width >= 4 || d->filter_w * in_width < 4);
   int32_t chunk = out_width; /* output channels per pass over the pixels */
   const int64_t need = packed_bytes(d, out_width, in_width);
-  if (taps == 1) {
-    c.mode = CONV_POINT;
-  } else if (in_width == d->in_c) {
-    if (gather_ok && d->filter_w * d->in_c < 16) c.mode = CONV_PATCH;
-    else if (d->dilation_w == 1) c.mode = CONV_ROWS;
+  if (in_width == d->in_c) {
+    if (d->dilation_w == 1) c.mode = CONV_ROWS;
   } else if (need > 0) {
     /* Narrow slice: the active weights are packed so that each channel is one contiguous vector: all channels
      * into the caller's scratch when it is large enough (one pass over the pixels), else as many as fit (whole
@@ -331,7 +383,7 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
       c.w = wpack;
     }
   }
-  const int packed = c.mode == CONV_PATCH && in_width != d->in_c;
+  const int packed = c.mode == CONV_PATCH;
   c.k = (int32_t)k;
 
   for (int32_t o0 = 0; o0 < out_width;) {
@@ -356,11 +408,6 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
           int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
           if (c.mode == CONV_PATCH) {
             gather_patch(&c, patch, in_zp);
-          } else if (c.mode == CONV_POINT) {
-            /* A 1x1 tap can only be invalid when it falls into padding: then the sum is empty. */
-            const int valid = c.fx0 < c.fx1 && c.fy0 < c.fy1;
-            c.k = valid ? in_width : 0;
-            c.patch = valid ? tap_in(&c, 0, 0) : patch;
           } else {
             c.rows = c.fx0 < c.fx1 ? c.fy1 - c.fy0 : 0;
             c.cols = c.fx1 - c.fx0;
