@@ -52,32 +52,38 @@ static int is_full_depth_patch(const reds_conv_dims *d, int32_t out_width, int32
          d->filter_w * d->in_c < 16 && (out_width >= 4 || d->filter_w * in_width < 4);
 }
 
-/* How the general loop's dot products of one output pixel walk the taps (1x1 kernels and full-depth short fields
- * have loops of their own: conv_1x1_s8, conv_patch_s8).
- *   PATCH: a narrow input slice: the pixel's taps are gathered (padding taps = input zero point, which contributes
- *          0) into one contiguous vector of K = taps * in_width bytes, and each channel's active weights are packed
- *          into K contiguous bytes: one dot product per channel group. When the packed weights of all active
- *          channels exceed the stack buffer, the channels are done in chunks (one pass over all pixels per chunk,
- *          the patch gathered again in each pass).
+/* How a pixel's dot products walk the taps.
+ *   PATCH (conv_patch_s8): the pixel's taps are gathered (padding taps = input zero point, which contributes 0)
+ *          into one contiguous vector of K = taps * in_width bytes, and each channel's weights are K contiguous
+ *          bytes: the tensor itself at full input depth (is_full_depth_patch), else a packed copy of a narrow
+ *          slice's active weights (packed_bytes). One dot product per channel group. When the packed weights of all
+ *          active channels fit neither the caller's scratch nor the stack buffer, the channels are done in chunks
+ *          (one pass over all pixels per chunk, the patch gathered again in each pass).
  *   ROWS:  full input width, dilation_w 1: the valid taps of one kernel row are contiguous in the input and in the
  *          weights: one dot product per valid kernel row.
- *   TAPS:  one dot product of in_width per valid tap. */
-enum { CONV_PATCH, CONV_ROWS, CONV_TAPS };
+ *   TAPS:  one dot product of in_width per valid tap.
+ * 1x1 kernels have loops of their own (conv_1x1_s8, conv_1x1_few). */
+enum { CONV_ROWS, CONV_TAPS };
 
 typedef struct {
   reds_conv_dims d;     /* a copy: int8 output stores could alias *d and force reloads */
   const int8_t *in_img; /* the batch's input image */
-  const int8_t *w;      /* weights as the dot products read them (tensor or packed copy) */
-  size_t w_stride;      /* bytes between output channels in w */
-  const int8_t *patch;  /* PATCH: the gathered field */
-  int32_t mode, k, in_width, off;
+  int32_t in_width;
   int32_t iy0, ix0, fy0, fy1, fx0, fx1; /* the current pixel's origin and valid tap ranges */
-  /* Per pixel: the first valid tap (input pointer, weight offset) and how many; per call: the steps between taps
-   * and between kernel rows, in the input and in the weights. */
+  size_t in_tap_step, in_row_step;      /* input bytes between taps of a row and between kernel rows */
+  /* ROWS and TAPS only: per pixel the first valid tap (input pointer, weight offset) and how many rows and
+   * columns; per call the weights' steps between output channels and between kernel rows. */
+  int32_t mode, off;
   const int8_t *in0;
-  size_t w0, in_tap_step, in_row_step, w_row_step;
+  size_t w0, w_stride, w_row_step;
   int32_t rows, cols;
 } conv_ctx;
+
+/* PATCH weights: rows of K bytes for output channels o0..o1-1, the first at w. */
+typedef struct {
+  const int8_t *w;
+  int32_t o0, o1;
+} conv_rows;
 
 static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
   const reds_conv_dims *d = &c->d;
@@ -87,10 +93,6 @@ static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
 /* acc[r] += the pixel's sum for output channels o..o+3 (w_o: weights of channel o). */
 static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[4]) {
   const int32_t ws = (int32_t)c->w_stride;
-  if (c->mode == CONV_PATCH) {
-    reds_dot4_s8(c->patch, w_o, ws, c->k, c->off, acc);
-    return;
-  }
   const int8_t *in_r = c->in0, *w_r = w_o + c->w0;
   if (c->mode == CONV_ROWS) {
     const int32_t n = c->cols * c->d.in_c;
@@ -106,7 +108,6 @@ static inline void pixel_dot4(const conv_ctx *c, const int8_t *w_o, int32_t acc[
 }
 
 static inline int32_t pixel_dot1(const conv_ctx *c, const int8_t *w_o, int32_t acc) {
-  if (c->mode == CONV_PATCH) return reds_dot_s8(c->patch, w_o, c->k, c->off, acc);
   const int8_t *in_r = c->in0, *w_r = w_o + c->w0;
   if (c->mode == CONV_ROWS) {
     const int32_t n = c->cols * c->d.in_c;
@@ -281,16 +282,18 @@ REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requan
  * 340 instructions per pixel beyond the dot products; here only the pixel's origin, the field and the weights are
  * live. */
 REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
-                                           const int8_t *weights, const int32_t *bias, int8_t *output,
-                                           int32_t out_width, int fast) {
+                                           const conv_rows *wr, const int32_t *bias, int8_t *output,
+                                           int32_t out_width, int32_t in_width, int fast) {
   const reds_requant_view v = reds_requant_view_of(rq, fast);
   const int8_t zero = (int8_t)rq->output_offset, in_zp = (int8_t)(-rq->input_offset);
-  const int32_t off = rq->input_offset, fh = d->filter_h, row = d->filter_w * d->in_c, k = fh * row;
-  const int32_t o4 = out_width & ~3, out_c = d->out_c;
+  const int32_t off = rq->input_offset, fh = d->filter_h, row = d->filter_w * d->in_c;
+  const int32_t k = d->filter_h * d->filter_w * in_width, o0 = wr->o0, o1 = wr->o1, out_c = d->out_c;
+  const int32_t o4 = o0 + ((o1 - o0) & ~3);
+  const int full_depth = in_width == d->in_c;
   const size_t in_row_step = (size_t)d->dilation_h * d->in_w * d->in_c;
   int8_t patch[REDS_CONV_PATCH_MAX + 4]; /* + slack for gather_patch's word-rounded copies */
-  conv_ctx c = {*d, input, weights, (size_t)k, patch, CONV_PATCH, k, d->in_c, off, 0, 0, 0, 0, 0, 0,
-                input, 0, (size_t)d->dilation_w * d->in_c, in_row_step, (size_t)row, 0, 0};
+  conv_ctx c = {*d, input, in_width, 0, 0, 0, 0, 0, 0, (size_t)d->dilation_w * d->in_c, in_row_step, CONV_TAPS,
+                off, input, 0, 0, 0, 0, 0}; /* the walk's fields unused here */
   int8_t *out_px = output;
   for (int32_t b = 0; b < d->batches; ++b) {
     c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
@@ -301,7 +304,7 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
       for (int32_t ox = 0; ox < d->out_w; ++ox, out_px += out_c) {
         c.ix0 = ox * d->stride_w - d->pad_w;
         reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
-        if (rows_inside && c.fx0 == 0 && c.fx1 == d->filter_w && d->dilation_w == 1) {
+        if (full_depth && rows_inside && c.fx0 == 0 && c.fx1 == d->filter_w && d->dilation_w == 1) {
           /* Interior: each kernel row is one run of `row` input bytes (gather_patch's walk pays three calls per
            * row, mostly on empty fills: about 260 instructions for a 1-channel 3x3 field). */
           const int8_t *src = c.in_img + ((size_t)c.iy0 * d->in_w + (size_t)c.ix0) * d->in_c;
@@ -314,26 +317,26 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
         } else {
           gather_patch(&c, patch, in_zp);
         }
-        const int8_t *w = weights;
-        for (int32_t o = 0; o < o4; o += 4, w += 4 * (size_t)k) {
+        const int8_t *w = wr->w;
+        for (int32_t o = o0; o < o4; o += 4, w += 4 * (size_t)k) {
           int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
                             reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
           reds_dot4_s8(patch, w, k, k, off, acc);
           reds_requant4_at(out_px + o, acc, &v, o);
         }
-        for (int32_t o = o4; o < out_width; ++o, w += k)
+        for (int32_t o = o4; o < o1; ++o, w += k)
           out_px[o] = reds_requant_at(reds_dot_s8(patch, w, k, off, reds_bias_or_zero(bias, o)), &v, o);
-        reds_fill_s8(out_px + out_width, zero, out_c - out_width);
+        if (o1 == out_width) reds_fill_s8(out_px + out_width, zero, out_c - out_width);
       }
     }
   }
 }
 
 REDS_NOINLINE static void conv_patch_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
-                                        const int8_t *weights, const int32_t *bias, int8_t *output,
-                                        int32_t out_width) {
-  if (reds_use_fast_requant(rq)) conv_patch_s8_body(d, rq, input, weights, bias, output, out_width, 1);
-  else conv_patch_s8_body(d, rq, input, weights, bias, output, out_width, 0);
+                                        const conv_rows *wr, const int32_t *bias, int8_t *output, int32_t out_width,
+                                        int32_t in_width) {
+  if (reds_use_fast_requant(rq)) conv_patch_s8_body(d, rq, input, wr, bias, output, out_width, in_width, 1);
+  else conv_patch_s8_body(d, rq, input, wr, bias, output, out_width, in_width, 0);
 }
 
 REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
@@ -346,90 +349,74 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
     else conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size);
     return REDS_OK;
   }
+  const int64_t need = packed_bytes(d, out_width, in_width);
   if (is_full_depth_patch(d, out_width, in_width)) {
-    conv_patch_s8(d, rq, input, weights, bias, output, out_width);
+    const conv_rows all = {weights, 0, out_width};
+    conv_patch_s8(d, rq, input, &all, bias, output, out_width, in_width);
     return REDS_OK;
   }
-  const int8_t zero = (int8_t)rq->output_offset;
-  const reds_requant_view v = reds_requant_view_of(rq, fast);
-  const int8_t in_zp = (int8_t)(-rq->input_offset); /* (in_zp + input_offset) * w == 0: a neutral padding tap */
   const size_t w_out_stride = (size_t)d->filter_h * d->filter_w * d->in_c;
   const int32_t taps = d->filter_h * d->filter_w;
-  int8_t patch[REDS_CONV_PATCH_MAX + 4]; /* + slack for gather_patch's word-rounded copies */
-  int8_t wpack[REDS_CONV_WPACK_MAX];
-  conv_ctx c = {*d, input, weights, w_out_stride, patch, CONV_TAPS, 0, in_width, rq->input_offset, 0, 0, 0, 0, 0, 0,
-                input, 0, (size_t)d->dilation_w * d->in_c, (size_t)d->dilation_h * d->in_w * d->in_c,
-                (size_t)d->filter_w * d->in_c, 0, 0};
-
-  /* Gathering costs about one instruction per patch byte per pixel (and per pass); it pays when several channel
-   * groups reuse the patch and the rows it merges are short (per-call set-up and tails dominate short dot
-   * products). */
-  const int64_t k = (int64_t)taps * in_width;
-  int32_t chunk = out_width; /* output channels per pass over the pixels */
-  const int64_t need = packed_bytes(d, out_width, in_width);
-  if (in_width == d->in_c) {
-    if (d->dilation_w == 1) c.mode = CONV_ROWS;
-  } else if (need > 0) {
-    /* Narrow slice: the active weights are packed so that each channel is one contiguous vector: all channels
-     * into the caller's scratch when it is large enough (one pass over the pixels), else as many as fit (whole
-     * groups of 4, or all the rest) into the stack buffer per pass. */
-    c.mode = CONV_PATCH;
-    c.w_stride = (size_t)k;
+  if (need > 0) {
+    /* Narrow slice: the active weights packed so that each channel is one contiguous vector: all channels into
+     * the caller's scratch when it is large enough (one pass over the pixels), else as many as fit (whole groups
+     * of 4, or all the rest) into the stack buffer per pass. */
+    int8_t wpack[REDS_CONV_WPACK_MAX];
+    const int32_t k = taps * in_width; /* <= REDS_CONV_PATCH_MAX (packed_bytes) */
+    int8_t *pack = wpack;
+    int32_t chunk = out_width;
     if (need > REDS_CONV_WPACK_MAX && scratch != NULL && scratch_size >= need) {
-      c.w = scratch;
+      pack = scratch;
     } else {
-      const int32_t cap = (int32_t)(REDS_CONV_WPACK_MAX / k); /* >= 4: k <= REDS_CONV_PATCH_MAX */
+      const int32_t cap = REDS_CONV_WPACK_MAX / k; /* >= 4 */
       if (out_width > cap) chunk = cap & ~3;
-      c.w = wpack;
     }
-  }
-  const int packed = c.mode == CONV_PATCH;
-  c.k = (int32_t)k;
-
-  for (int32_t o0 = 0; o0 < out_width;) {
-    const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
-    if (packed) {
-      int8_t *pack = (int8_t *)c.w;
+    for (int32_t o0 = 0; o0 < out_width;) {
+      const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
       for (int32_t o = o0; o < o1; ++o)
         for (int32_t t = 0; t < taps; ++t)
           reds_copy_s8(pack + ((size_t)(o - o0) * taps + t) * in_width,
                        weights + o * w_out_stride + (size_t)t * d->in_c, in_width);
+      const conv_rows part = {pack, o0, o1};
+      conv_patch_s8(d, rq, input, &part, bias, output, out_width, in_width);
+      o0 = o1;
     }
-    const int8_t *w_base = packed ? c.w : weights + o0 * w_out_stride;
-    const int32_t o4 = o0 + ((o1 - o0) & ~3);
-    for (int32_t b = 0; b < d->batches; ++b) {
-      c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
-      for (int32_t oy = 0; oy < d->out_h; ++oy) {
-        c.iy0 = oy * d->stride_h - d->pad_h;
-        reds_tap_range(c.iy0, d->dilation_h, d->in_h, d->filter_h, &c.fy0, &c.fy1);
-        for (int32_t ox = 0; ox < d->out_w; ++ox) {
-          c.ix0 = ox * d->stride_w - d->pad_w;
-          reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
-          int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
-          if (c.mode == CONV_PATCH) {
-            gather_patch(&c, patch, in_zp);
-          } else {
-            c.rows = c.fx0 < c.fx1 ? c.fy1 - c.fy0 : 0;
-            c.cols = c.fx1 - c.fx0;
-            if (c.rows > 0) {
-              c.in0 = tap_in(&c, c.fy0, c.fx0);
-              c.w0 = ((size_t)c.fy0 * d->filter_w + (size_t)c.fx0) * d->in_c;
-            }
-          }
-          for (int32_t o = o0; o < o4; o += 4) {
-            int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
-                              reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
-            pixel_dot4(&c, w_base + (o - o0) * c.w_stride, acc);
-            reds_requant4_at(out_px + o, acc, &v, o);
-          }
-          for (int32_t o = o4; o < o1; ++o)
-            out_px[o] = reds_requant_at(pixel_dot1(&c, w_base + (o - o0) * c.w_stride, reds_bias_or_zero(bias, o)),
-                                        &v, o);
-          if (o1 == out_width) reds_fill_s8(out_px + out_width, zero, d->out_c - out_width);
+    return REDS_OK;
+  }
+  const int8_t zero = (int8_t)rq->output_offset;
+  const reds_requant_view v = reds_requant_view_of(rq, fast);
+  conv_ctx c = {*d, input, in_width, 0, 0, 0, 0, 0, 0, (size_t)d->dilation_w * d->in_c,
+                (size_t)d->dilation_h * d->in_w * d->in_c, CONV_TAPS, rq->input_offset, input, 0, w_out_stride,
+                (size_t)d->filter_w * d->in_c, 0, 0};
+  if (in_width == d->in_c && d->dilation_w == 1) c.mode = CONV_ROWS;
+  const int32_t o4 = out_width & ~3;
+  for (int32_t b = 0; b < d->batches; ++b) {
+    c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
+    for (int32_t oy = 0; oy < d->out_h; ++oy) {
+      c.iy0 = oy * d->stride_h - d->pad_h;
+      reds_tap_range(c.iy0, d->dilation_h, d->in_h, d->filter_h, &c.fy0, &c.fy1);
+      for (int32_t ox = 0; ox < d->out_w; ++ox) {
+        c.ix0 = ox * d->stride_w - d->pad_w;
+        reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
+        int8_t *out_px = output + (((size_t)b * d->out_h + oy) * d->out_w + ox) * d->out_c;
+        c.rows = c.fx0 < c.fx1 ? c.fy1 - c.fy0 : 0;
+        c.cols = c.fx1 - c.fx0;
+        if (c.rows > 0) {
+          c.in0 = tap_in(&c, c.fy0, c.fx0);
+          c.w0 = ((size_t)c.fy0 * d->filter_w + (size_t)c.fx0) * d->in_c;
         }
+        const int8_t *w = weights;
+        for (int32_t o = 0; o < o4; o += 4, w += 4 * w_out_stride) {
+          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+          pixel_dot4(&c, w, acc);
+          reds_requant4_at(out_px + o, acc, &v, o);
+        }
+        for (int32_t o = o4; o < out_width; ++o, w += w_out_stride)
+          out_px[o] = reds_requant_at(pixel_dot1(&c, w, reds_bias_or_zero(bias, o)), &v, o);
+        reds_fill_s8(out_px + out_width, zero, d->out_c - out_width);
       }
     }
-    o0 = o1;
   }
   return REDS_OK;
 }
