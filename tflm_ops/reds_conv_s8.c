@@ -43,13 +43,29 @@ int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, in
   return n > REDS_CONV_WPACK_MAX ? (int32_t)n : 0; /* what fits the stack buffer needs no scratch */
 }
 
-/* A conv at full input depth whose receptive field is short (a first layer: 1..3 input channels): conv_patch_s8
- * gathers the field and reads the weight rows in place. Rows shorter than a word make per-row dot products mostly
- * set-up and tail, so even a single output channel gains from the gathered field. */
+/* Fields of at least REDS_CONV_PAIR_MIN bytes (and at most REDS_CONV_PAIR_MAX, the stack buffers) go in pixel
+ * pairs through reds_dot2x2_s8 on the DSP build; the portable reds_dot2x2_s8 is no faster than reds_dot4_s8, so
+ * the pairs' extra gathering would only cost there (cnn_flatten's 3x3 conv: +11 %). */
+#define REDS_CONV_PAIR_MIN 16
+#define REDS_CONV_PAIR_MAX 160
+#if !defined(REDS_CONV_PAIRS) && defined(REDS_ARCH_CORTEX_M4)
+#define REDS_CONV_PAIRS 1
+#elif !defined(REDS_CONV_PAIRS)
+#define REDS_CONV_PAIRS 0 /* the sanitizer tests set 1 to run the path on the host */
+#endif
+
+static int pair_field(int64_t k, int32_t channels) {
+  return REDS_CONV_PAIRS && k >= REDS_CONV_PAIR_MIN && k <= REDS_CONV_PAIR_MAX && channels >= 2;
+}
+
+/* A conv at full input depth that conv_patch_s8 runs, gathering the field and reading the weight rows in place:
+ * a short field (a first layer: 1..3 input channels; rows shorter than a word make per-row dot products mostly
+ * set-up and tail, so even a single output channel gains from the gathered field), or one for pixel pairs. */
 static int is_full_depth_patch(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
   const int32_t taps = d->filter_h * d->filter_w;
-  return in_width == d->in_c && taps > 1 && (int64_t)taps * in_width <= REDS_CONV_PATCH_MAX &&
-         d->filter_w * d->in_c < 16 && (out_width >= 4 || d->filter_w * in_width < 4);
+  const int64_t k = (int64_t)taps * in_width;
+  if (in_width != d->in_c || taps == 1 || k > REDS_CONV_PATCH_MAX) return 0;
+  return (d->filter_w * d->in_c < 16 && (out_width >= 4 || d->filter_w * in_width < 4)) || pair_field(k, out_width);
 }
 
 /* How a pixel's dot products walk the taps.
@@ -275,25 +291,49 @@ REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requan
   else conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, wide, 0);
 }
 
-/* A conv reading its full input depth whose gathered field is short (is_full_depth_patch; k = taps * in_c bytes):
- * per pixel the field is gathered once (interior pixels: one copy per kernel row) and every output channel is one
- * dot product of k bytes with its weight row, read in place. A function of its own like the 1x1
- * loop: in the general loop the walk's context lived in memory and its mode tests ran per channel group, about
- * 340 instructions per pixel beyond the dot products; here only the pixel's origin, the field and the weights are
- * live. */
+/* The field of output pixel ox of the current row (c->iy0, c->fy0/fy1 set) into `patch`. */
+static inline void load_field(conv_ctx *c, int32_t ox, int full_depth, int rows_inside, int8_t *patch, int8_t in_zp) {
+  const reds_conv_dims *d = &c->d;
+  c->ix0 = ox * d->stride_w - d->pad_w;
+  reds_tap_range(c->ix0, d->dilation_w, d->in_w, d->filter_w, &c->fx0, &c->fx1);
+  if (full_depth && rows_inside && c->fx0 == 0 && c->fx1 == d->filter_w && d->dilation_w == 1) {
+    /* Interior: each kernel row is one run of filter_w * in_c input bytes (gather_patch's walk pays three calls
+     * per row, mostly on empty fills: about 260 instructions for a 1-channel 3x3 field). */
+    const int32_t row = d->filter_w * d->in_c;
+    const int8_t *src = c->in_img + ((size_t)c->iy0 * d->in_w + (size_t)c->ix0) * d->in_c;
+    if (row == 3) { /* a 1-channel 3-wide kernel: fixed-size copies, a halfword and a byte each */
+      for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += 3) memcpy(patch, src, 3);
+    } else {
+      for (int32_t fy = 0; fy < d->filter_h; ++fy, src += c->in_row_step, patch += row) reds_copy_s8(patch, src, row);
+    }
+  } else {
+    gather_patch(c, patch, in_zp);
+  }
+}
+
+
+/* PATCH convs (see the modes above): per pixel the field is gathered once (at full depth, interior pixels with one
+ * copy per kernel row) and every output channel is one dot product of K bytes with its weight row. A function of
+ * its own like the 1x1 loop: in the general loop the walk's context lived in memory and its mode tests ran per
+ * channel group, about 340 instructions per pixel beyond the dot products.
+ *
+ * Fields of REDS_CONV_PAIR_MIN..REDS_CONV_PAIR_MAX bytes go two horizontally adjacent pixels at a time through
+ * reds_dot2x2_s8 (both fields widened once, each weight word loaded and widened once for both pixels: 20 instead
+ * of 25 instructions per 16 MACs), as the 1x1 loop does; shorter fields do not repay the widening. */
 REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                            const conv_rows *wr, const int32_t *bias, int8_t *output,
                                            int32_t out_width, int32_t in_width, int fast) {
   const reds_requant_view v = reds_requant_view_of(rq, fast);
   const int8_t zero = (int8_t)rq->output_offset, in_zp = (int8_t)(-rq->input_offset);
-  const int32_t off = rq->input_offset, fh = d->filter_h, row = d->filter_w * d->in_c;
+  const int32_t off = rq->input_offset, fh = d->filter_h;
   const int32_t k = d->filter_h * d->filter_w * in_width, o0 = wr->o0, o1 = wr->o1, out_c = d->out_c;
-  const int32_t o4 = o0 + ((o1 - o0) & ~3);
+  const int32_t o4 = o0 + ((o1 - o0) & ~3), o2 = o0 + ((o1 - o0) & ~1);
   const int full_depth = in_width == d->in_c;
-  const size_t in_row_step = (size_t)d->dilation_h * d->in_w * d->in_c;
-  int8_t patch[REDS_CONV_PATCH_MAX + 4]; /* + slack for gather_patch's word-rounded copies */
-  conv_ctx c = {*d, input, in_width, 0, 0, 0, 0, 0, 0, (size_t)d->dilation_w * d->in_c, in_row_step, CONV_TAPS,
-                off, input, 0, 0, 0, 0, 0}; /* the walk's fields unused here */
+  const int pairs = pair_field(k, o1 - o0);
+  int8_t patch[REDS_CONV_PATCH_MAX + 4], patch_b[REDS_CONV_PAIR_MAX + 4]; /* + slack for word-rounded copies */
+  uint32_t wide_a[REDS_CONV_PAIR_MAX / 2], wide_b[REDS_CONV_PAIR_MAX / 2]; /* int16 pairs, word-aligned */
+  conv_ctx c = {*d, input, in_width, 0, 0, 0, 0, 0, 0, (size_t)d->dilation_w * d->in_c,
+                (size_t)d->dilation_h * d->in_w * d->in_c, CONV_TAPS, off, input, 0, 0, 0, 0, 0};
   int8_t *out_px = output;
   for (int32_t b = 0; b < d->batches; ++b) {
     c.in_img = input + (size_t)b * d->in_h * d->in_w * d->in_c;
@@ -301,22 +341,38 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
       c.iy0 = oy * d->stride_h - d->pad_h;
       reds_tap_range(c.iy0, d->dilation_h, d->in_h, fh, &c.fy0, &c.fy1);
       const int rows_inside = c.fy0 == 0 && c.fy1 == fh;
-      for (int32_t ox = 0; ox < d->out_w; ++ox, out_px += out_c) {
-        c.ix0 = ox * d->stride_w - d->pad_w;
-        reds_tap_range(c.ix0, d->dilation_w, d->in_w, d->filter_w, &c.fx0, &c.fx1);
-        if (full_depth && rows_inside && c.fx0 == 0 && c.fx1 == d->filter_w && d->dilation_w == 1) {
-          /* Interior: each kernel row is one run of `row` input bytes (gather_patch's walk pays three calls per
-           * row, mostly on empty fills: about 260 instructions for a 1-channel 3x3 field). */
-          const int8_t *src = c.in_img + ((size_t)c.iy0 * d->in_w + (size_t)c.ix0) * d->in_c;
-          int8_t *dst = patch;
-          if (row == 3) { /* a 1-channel 3-wide kernel: fixed-size copies, a halfword and a byte each */
-            for (int32_t fy = 0; fy < fh; ++fy, src += in_row_step, dst += 3) memcpy(dst, src, 3);
-          } else {
-            for (int32_t fy = 0; fy < fh; ++fy, src += in_row_step, dst += row) reds_copy_s8(dst, src, row);
+      int32_t ox = 0;
+      if (pairs) {
+        int16_t *const xa = (int16_t *)(void *)wide_a, *const xb = (int16_t *)(void *)wide_b;
+        for (; ox + 1 < d->out_w; ox += 2, out_px += 2 * out_c) {
+          load_field(&c, ox, full_depth, rows_inside, patch, in_zp);
+          load_field(&c, ox + 1, full_depth, rows_inside, patch_b, in_zp);
+          reds_widen_s8(patch, k, off, xa);
+          reds_widen_s8(patch_b, k, off, xb);
+          int8_t *const ya = out_px, *const yb = out_px + out_c;
+          const int8_t *w = wr->w;
+          for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)k) {
+            const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
+            int32_t acc[4] = {b0, b1, b0, b1};
+            reds_dot2x2_s8(xa, xb, patch, patch_b, w, k, k, off, acc);
+            ya[o] = reds_requant_at(acc[0], &v, o);
+            ya[o + 1] = reds_requant_at(acc[1], &v, o + 1);
+            yb[o] = reds_requant_at(acc[2], &v, o);
+            yb[o + 1] = reds_requant_at(acc[3], &v, o + 1);
           }
-        } else {
-          gather_patch(&c, patch, in_zp);
+          if (o2 < o1) {
+            const int32_t b0 = reds_bias_or_zero(bias, o2);
+            ya[o2] = reds_requant_at(reds_dot_s8(patch, w, k, off, b0), &v, o2);
+            yb[o2] = reds_requant_at(reds_dot_s8(patch_b, w, k, off, b0), &v, o2);
+          }
+          if (o1 == out_width) {
+            reds_fill_s8(ya + out_width, zero, out_c - out_width);
+            reds_fill_s8(yb + out_width, zero, out_c - out_width);
+          }
         }
+      }
+      for (; ox < d->out_w; ++ox, out_px += out_c) {
+        load_field(&c, ox, full_depth, rows_inside, patch, in_zp);
         const int8_t *w = wr->w;
         for (int32_t o = o0; o < o4; o += 4, w += 4 * (size_t)k) {
           int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
