@@ -113,6 +113,12 @@ static void random_conv_dims(reds_conv_dims *d, int dw, int wide) {
     d->dilation_h = rnd_range(1, 2);
     d->dilation_w = rnd_range(1, 2);
     d->padding = rnd_range(0, 1);
+    if (dw && (rnd() & 1)) { /* half the depthwise cases 3x3, dilation 1: the DSP build's unrolled-3x3 paths */
+      d->filter_h = d->filter_w = 3;
+      d->dilation_h = d->dilation_w = 1;
+      d->in_h = rnd_range(3, 7);
+      d->in_w = rnd_range(3, 7);
+    }
     d->out_h = reds_conv_out_size(d->padding, d->in_h, d->filter_h, d->stride_h, d->dilation_h);
     d->out_w = reds_conv_out_size(d->padding, d->in_w, d->filter_w, d->stride_w, d->dilation_w);
     if (d->out_h >= 1 && d->out_w >= 1) return;
@@ -135,6 +141,8 @@ static void random_quant(reds_quant_params_s8 *qp, float *scales, int32_t out_c)
 static long g_requant_forms[2];
 /* Conv cases that ran the 1x1 loop's pixel pairs (1x1 kernel, scratch given, in_width >= 8, two pixels or more). */
 static long g_pointwise_pairs;
+/* Depthwise 3x3 cases with a bias, four channels or more and an interior pixel (the DSP build's interior run). */
+static long g_dw3x3_interior;
 /* Conv cases that ran the 1x1 loop for 1..3 active inputs with a bias (the DSP build's asm loop when fast). */
 static long g_pointwise_few;
 
@@ -174,6 +182,8 @@ static void conv_s8_case(int dw, int wide) {
                     : reds_conv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw, scratch,
                                    scratch ? scratch_n : 0);
   g_pointwise_pairs += !dw && d.filter_h == 1 && d.filter_w == 1 && scratch != NULL && iw >= 8 && px >= 2;
+  g_dw3x3_interior += dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
+                      use_bias && iw >= 4 && d.in_h >= 3 && d.in_w >= 3;
   g_pointwise_few += !dw && d.filter_h == 1 && d.filter_w == 1 && iw < 4 && use_bias;
   free(scratch_mem);
   CHECK_EQ_INT(st, REDS_OK);
@@ -325,7 +335,10 @@ static void test_conv_s8_pointwise_matches_sliced_reference(void) {
   CHECK(g_pointwise_few > 3);
 }
 static void test_conv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(0); }
-static void test_dwconv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0); }
+static void test_dwconv_s8_matches_sliced_reference(void) {
+  for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0);
+  CHECK(g_dw3x3_interior > 10);
+}
 static void test_dwconv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(1); }
 
 static void test_requant_forms_seen(void) {
