@@ -56,7 +56,11 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
   /* Output columns [ox_a, ox_b) have all three input columns inside (3x3, dilation 1). */
   const int32_t ox_a = (dd.pad_w + dd.stride_w - 1) / dd.stride_w;
   const int32_t ox_b = dd.in_w >= 3 ? (dd.in_w - 3 + dd.pad_w) / dd.stride_w + 1 : 0;
-  const int interior_run = interior3x3 && fast && bias != NULL && c4 > 0 && ox_a < ox_b && ox_b <= dd.out_w;
+  /* The run also takes a last partial group where the tensor has its four channels: the extra lanes land in
+   * inactive outputs, which the pixel loop fills with the zero point afterwards. (A layer cut to one channel is
+   * cheaper in the byte-wise loop than four lanes, their requantisation and the run's set-up.) */
+  const int32_t c_run = out_width > 1 && c4 < out_width && c4 + 4 <= C ? c4 + 4 : c4;
+  const int interior_run = interior3x3 && fast && bias != NULL && c_run > 0 && ox_a < ox_b && ox_b <= dd.out_w;
   for (int32_t b = 0; b < dd.batches; ++b) {
     const int8_t *in_img = input + (size_t)b * dd.in_h * dd.in_w * C;
     for (int32_t oy = 0; oy < dd.out_h; ++oy) {
@@ -68,7 +72,7 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
       if (run)
         dw3x3_interior_s8(in_img + ((size_t)iy0 * dd.in_w + (size_t)(ox_a * dd.stride_w - dd.pad_w)) * C, weights,
                           bias, v.ch, output + (((size_t)b * dd.out_h + oy) * dd.out_w + ox_a) * C, C,
-                          dd.in_w * C, dd.stride_w * C, C, off, ox_b - ox_a, c4);
+                          dd.in_w * C, dd.stride_w * C, C, off, ox_b - ox_a, c_run);
 #endif
       for (int32_t ox = 0; ox < dd.out_w; ++ox) {
         const int32_t ix0 = ox * dd.stride_w - dd.pad_w;
@@ -85,7 +89,7 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
         }
         const size_t in_row_step = (size_t)dd.dilation_h * dd.in_w * C, w_row_step = (size_t)fw * C;
         /* The interior run already did this pixel's channel groups. */
-        const int32_t c_first = run && ox >= ox_a && ox < ox_b ? c4 : 0;
+        const int32_t c_first = run && ox >= ox_a && ox < ox_b ? c_run : 0;
         for (int32_t c0 = c_first; c0 < c4; c0 += 4) {
           int32_t acc[4] = {reds_bias_or_zero(bias, c0), reds_bias_or_zero(bias, c0 + 1),
                             reds_bias_or_zero(bias, c0 + 2), reds_bias_or_zero(bias, c0 + 3)};
@@ -107,7 +111,7 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
           }
           reds_requant4_at(out_px + c0, acc, &v, c0);
         }
-        for (int32_t ch = c4; ch < out_width; ++ch) {
+        for (int32_t ch = c_first > c4 ? c_first : c4; ch < out_width; ++ch) {
           int32_t acc = reds_bias_or_zero(bias, ch);
           const int8_t *in_r = in0 + ch, *w_r = w0 + ch;
           for (int32_t fy = fy0; fy < py1; ++fy, in_r += in_row_step, w_r += w_row_step)
