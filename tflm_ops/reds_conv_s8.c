@@ -46,7 +46,7 @@ int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, in
 /* Fields of at least REDS_CONV_PAIR_MIN bytes (and at most REDS_CONV_PAIR_MAX, the stack buffers) go in pixel
  * pairs through reds_dot2x2_s8 on the DSP build; the portable reds_dot2x2_s8 is no faster than reds_dot4_s8, so
  * the pairs' extra gathering would only cost there (cnn_flatten's 3x3 conv: +11 %). */
-#define REDS_CONV_PAIR_MIN 16
+#define REDS_CONV_PAIR_MIN 8
 #define REDS_CONV_PAIR_MAX 160
 #if !defined(REDS_CONV_PAIRS) && defined(REDS_ARCH_CORTEX_M4)
 #define REDS_CONV_PAIRS 1
