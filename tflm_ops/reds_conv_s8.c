@@ -33,7 +33,7 @@ static int is_pointwise(const reds_conv_dims *d) {
   return d->filter_h == 1 && d->filter_w == 1 && d->pad_h == 0 && d->pad_w == 0;
 }
 static int32_t wide_bytes(int32_t in_width) {
-  return in_width >= REDS_CONV_WIDE_MIN && in_width <= (INT32_MAX - 8) / 4 ? 4 * ((in_width + 1) & ~1) + 4 : 0;
+  return in_width >= REDS_CONV_WIDE_MIN && in_width <= (INT32_MAX - 16) / 4 ? 4 * ((in_width + 3) & ~3) + 4 : 0;
 }
 
 int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
@@ -45,7 +45,8 @@ int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, in
 
 /* Fields of at least REDS_CONV_PAIR_MIN bytes (and at most REDS_CONV_PAIR_MAX, the stack buffers) go in pixel
  * pairs through reds_dot2x2_s8 on the DSP build; the portable reds_dot2x2_s8 is no faster than reds_dot4_s8, so
- * the pairs' extra gathering would only cost there (cnn_flatten's 3x3 conv: +11 %). */
+ * the pairs' extra gathering would only cost there (cnn_flatten's 3x3 conv: +11 %). The same switch pads a 1x1
+ * pair's last partial word (conv_1x1_s8_body). */
 #define REDS_CONV_PAIR_MIN 8
 #define REDS_CONV_PAIR_MAX 160
 #if !defined(REDS_CONV_PAIRS) && defined(REDS_ARCH_CORTEX_M4)
@@ -192,17 +193,32 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
   const int8_t zero = (int8_t)v.output_offset;
   int32_t p = 0;
   if (wide_a != NULL) {
-    int16_t *const wide_b = wide_a + ((in_width + 1) & ~1);
+    int16_t *const wide_b = wide_a + ((in_width + 3) & ~3);
+    /* A slice that ends inside a word, with the word's bytes in the tensor (n4 <= in_c): its last partial word is
+     * widened with zero-point bytes in the lanes past in_width (so those lanes are 0) and the 2x2 loop runs over
+     * n4, reading weights of inactive inputs times 0; on the DSP build cheaper than the byte-wise tail's 4 products
+     * per byte (the portable 2x2 loop goes byte by byte anyway). */
+    const int32_t n4 = (in_width + 3) & ~3, n = REDS_CONV_PAIRS && n4 <= in_c ? n4 : in_width, n0 = in_width & ~3;
+    const int8_t in_zp = (int8_t)(-off);
     for (; p + 1 < pixels; p += 2) {
       const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1);
       int8_t *ya = output + (size_t)p * out_c, *yb = ya + out_c;
       reds_widen_s8(xa, in_width, off, wide_a);
       reds_widen_s8(xb, in_width, off, wide_b);
+      if (n != in_width) {
+        int8_t last_a[4], last_b[4];
+        for (int32_t i = 0; i < 4; ++i) {
+          last_a[i] = n0 + i < in_width ? xa[n0 + i] : in_zp;
+          last_b[i] = n0 + i < in_width ? xb[n0 + i] : in_zp;
+        }
+        reds_widen_s8(last_a, 4, off, wide_a + n0);
+        reds_widen_s8(last_b, 4, off, wide_b + n0);
+      }
       const int8_t *w = weights;
       for (int32_t o = 0; o < o2; o += 2, w += 2 * (size_t)in_c) {
         const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
         int32_t acc[4] = {b0, b1, b0, b1};
-        reds_dot2x2_s8(wide_a, wide_b, xa, xb, w, in_c, in_width, off, acc);
+        reds_dot2x2_s8(wide_a, wide_b, xa, xb, w, in_c, n, off, acc);
         ya[o] = reds_requant_at(acc[0], &v, o);
         ya[o + 1] = reds_requant_at(acc[1], &v, o + 1);
         yb[o] = reds_requant_at(acc[2], &v, o);
