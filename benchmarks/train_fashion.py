@@ -71,22 +71,59 @@ def baseline(args: argparse.Namespace, result, preset: example.Preset, data, run
     return rows
 
 
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def result_name(args: argparse.Namespace) -> str:
+    """File stem of a run's results: architecture, preset, method options, seed."""
+    return f"train_{args.arch.replace('-', '_')}{'_quick' if args.quick else ''}{_variant(args)}" \
+           f"{f'_s{args.seed}' if args.seed else ''}"
+
+
+def method_text(args: argparse.Namespace) -> str:
+    """The method of a run in words (the results' "method" key, without the final full stop)."""
+    preset = example.PRESETS["quick" if args.quick else "full"]
+    pre = args.epochs if args.epochs is not None else preset.pretrain_epochs
+    return (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
+            f"minimum width fraction {args.min_fraction:g}, joint lr "
+            f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, "
+            f"{_joint_epochs(args)} joint epochs{_distillation(args)}"
+            f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
+            f"{f', augmentation {args.augment}' if args.augment else ''}, {pre} pre-training epochs")
+
+
+def check_results_free(args: argparse.Namespace) -> None:
+    """Results are only ever replaced by a run of the same method and seed (a resumed or repeated run): an earlier
+    file under the same name from another configuration (the names were shorter while other defaults held) stays."""
+    path = RESULTS / f"{result_name(args)}.json"
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RedsError(f"{path}: unreadable earlier results ({exc}); move it away first") from exc
+    if old.get("method") != f"{method_text(args)}." or old.get("seed") != args.seed:
+        raise RedsError(f"{path} holds the results of another configuration (seed {old.get('seed')}: "
+                        f"{old.get('method')}); move it away or rename it first")
+
+
+def _write_atomic(path: Path, write) -> None:
+    """write(tmp_path), then rename over path: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    write(tmp)
+    tmp.replace(path)
+
+
 def write_results(args: argparse.Namespace, result, base: list[dict] | None, seconds: float) -> Path:
     from reds_tflm.keras.report import markdown, plot, rows
-    name = f"train_{args.arch.replace('-', '_')}{'_quick' if args.quick else ''}{_variant(args)}" \
-           f"{f'_s{args.seed}' if args.seed else ''}"
-    res_dir = ROOT / "benchmarks" / "results"
+    name = result_name(args)
+    res_dir = RESULTS
     res_dir.mkdir(parents=True, exist_ok=True)
     table = rows(result, result.export)
     preset = example.PRESETS["quick" if args.quick else "full"]
     pre = args.epochs if args.epochs is not None else preset.pretrain_epochs
-    ft = args.finetune_epochs if args.finetune_epochs is not None else preset.finetune_epochs
-    method = (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
-              f"minimum width fraction {args.min_fraction:g}, joint lr "
-              f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, {ft} joint epochs"
-              f"{_distillation(args)}"
-              f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
-              f"{f', augmentation {args.augment}' if args.augment else ''}, {pre} pre-training epochs")
+    ft = _joint_epochs(args)
+    method = method_text(args)
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
            "preset": preset.__dict__, "seconds": round(seconds, 1),
            "epochs": {"pretrain": pre, "joint": ft, "bn": preset.bn_epochs},
@@ -100,7 +137,7 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
            "method": f"{method}.",
            "history": result.history}
-    (res_dir / f"{name}.json").write_text(json.dumps(doc, indent=1))
+    _write_atomic(res_dir / f"{name}.json", lambda t: t.write_text(json.dumps(doc, indent=1)))
     notes = [f"method: {method}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{pre} pre-training + {ft} joint + {preset.bn_epochs} BN "
@@ -113,7 +150,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
             f"{100 * b['accuracy_int8']:.2f} %" for b in base))
     if args.arch == "ds-cnn-s":
         notes.append("published (float): " + ", ".join(f"{100 * a:.2f} %" for a in PUBLISHED["accuracy"]))
-    (res_dir / f"{name}.md").write_text(markdown(table, f"REDS training: {args.arch} on Fashion-MNIST", notes))
+    _write_atomic(res_dir / f"{name}.md",
+                  lambda t: t.write_text(markdown(table, f"REDS training: {args.arch} on Fashion-MNIST", notes)))
     series = {"REDS int8": ([r["macs"] for r in table], [r["accuracy_int8"] for r in table]),
               "REDS float": ([r["macs"] for r in table], [r["accuracy_float"] for r in table])}
     if base:
@@ -121,13 +159,15 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     if args.arch == "ds-cnn-s" and not args.quick:
         full = result.graph.macs()
         series["published float"] = ([f * full for f in PUBLISHED["fractions"]], PUBLISHED["accuracy"])
-    plot(series, res_dir / f"{name}.png", f"{args.arch} on Fashion-MNIST{' (quick)' if args.quick else ''}")
+    _write_atomic(res_dir / f"{name}.png",
+                  lambda t: plot(series, t, f"{args.arch} on Fashion-MNIST{' (quick)' if args.quick else ''}"))
     update_readme(res_dir)
     return res_dir / f"{name}.md"
 
 
-RECOMMENDED = "_min0.25"  # the example's defaults (min fraction 0.25, lr 1.5e-3, distill 0.5 from the pre-trained
-# network); quick variants listed
+# Quick runs shown in full: the example's defaults, named as now and as before the names spelt out the joint epochs
+# and the teacher; other quick variants are listed in one table.
+RECOMMENDED = ("_min0.25_ft4_teacher-pretrained", "_min0.25")
 README_BEGIN, README_END = "<!-- train:begin (generated by benchmarks/train_fashion.py) -->", "<!-- train:end -->"
 
 
@@ -204,14 +244,20 @@ def _distillation(args: argparse.Namespace) -> str:
     return f", distillation {args.distill:g} from the frozen pre-trained network"
 
 
+def _joint_epochs(args: argparse.Namespace) -> int:
+    preset = example.PRESETS["quick" if args.quick else "full"]
+    return args.finetune_epochs if args.finetune_epochs is not None else preset.finetune_epochs
+
+
 def _variant(args: argparse.Namespace) -> str:
-    """Suffix naming the non-default method options of a run."""
+    """Suffix naming the method options of a run: the joint epochs and the teacher always (their defaults changed
+    after results had been named without them), the other options where they differ from the defaults."""
     return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
         (f"_lr{args.finetune_lr:g}" if args.finetune_lr is not None else "") + \
-        (f"_ft{args.finetune_epochs}" if args.finetune_epochs is not None else "") + \
+        f"_ft{_joint_epochs(args)}" + \
         (f"_distill{args.distill:g}" if args.distill != 0.5 else "") + \
         (f"_{args.alphas}" if args.alphas != "sqrt-params" else "") + \
-        (f"_teacher-{args.teacher}" if args.teacher != "pretrained" else "") + \
+        f"_teacher-{args.teacher}" + \
         (f"_aug-{args.augment.replace(',', '-')}" if args.augment else "") + \
         (f"_pre{args.epochs}" if args.epochs is not None else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
@@ -227,6 +273,11 @@ def main() -> int:
     p.add_argument("--baseline", action="store_true",
                    help="with --quick: train the from-scratch baselines too (about 6 more minutes)")
     args = p.parse_args()
+    try:
+        check_results_free(args)
+    except RedsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     run_dir = args.runs / f"train_{args.arch}{'_quick' if args.quick else ''}{_variant(args)}_s{args.seed}"
     args.out = args.out or run_dir / "out"
     args.checkpoint = args.checkpoint or run_dir / "checkpoint"

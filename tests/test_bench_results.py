@@ -1,0 +1,71 @@
+"""The training benchmark's result files: names that identify the method, and no result replaced by another
+configuration's (a renamed default once made a new run overwrite an earlier run's figures)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from reds_tflm.errors import RedsError
+from reds_tflm.keras import example
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def bench(monkeypatch, tmp_path):
+    spec = importlib.util.spec_from_file_location("train_fashion_bench", ROOT / "benchmarks" / "train_fashion.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "train_fashion_bench", mod)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "RESULTS", tmp_path)
+    return mod
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    example.add_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_names_spell_out_joint_epochs_and_teacher(bench) -> None:
+    assert bench.result_name(_args()) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained"
+    assert bench.result_name(_args("--seed", "1")) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_s1"
+    assert bench.result_name(_args("--quick")) == "train_ds_cnn_s_quick_min0.25_ft4_teacher-pretrained"
+    old_defaults = _args("--teacher", "inplace", "--finetune-epochs", "16", "--seed", "1")
+    assert bench.result_name(old_defaults) == "train_ds_cnn_s_min0.25_ft16_teacher-inplace_s1"
+    assert bench.result_name(old_defaults) != bench.result_name(_args("--seed", "1"))
+
+
+def test_results_of_another_configuration_are_not_replaced(bench, tmp_path) -> None:
+    args = _args("--seed", "1")
+    path = tmp_path / f"{bench.result_name(args)}.json"
+    bench.check_results_free(args)  # nothing there yet
+    path.write_text(json.dumps({"seed": 1, "method": bench.method_text(args) + "."}))
+    bench.check_results_free(args)  # the same run again (resumed or repeated): allowed
+    path.write_text(json.dumps({"seed": 1, "method": "joint lr 0.0015, 16 joint epochs, in-place distillation 0.5."}))
+    with pytest.raises(RedsError, match="another configuration"):
+        bench.check_results_free(args)
+    path.write_text("{not json")
+    with pytest.raises(RedsError, match="unreadable"):
+        bench.check_results_free(args)
+
+
+def test_cli_refuses_before_training(bench, tmp_path, monkeypatch, capsys) -> None:
+    args = _args("--quick")
+    (tmp_path / f"{bench.result_name(args)}.json").write_text(json.dumps({"seed": 0, "method": "other."}))
+    monkeypatch.setattr(sys, "argv", ["train_fashion.py", "--quick"])
+    monkeypatch.setattr(bench.example, "run_example", lambda a: pytest.fail("trained despite the clash"))
+    assert bench.main() == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_atomic_write_leaves_only_the_file(bench, tmp_path) -> None:
+    target = tmp_path / "r.json"
+    bench._write_atomic(target, lambda t: t.write_text("{}"))
+    assert target.read_text() == "{}" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
