@@ -88,7 +88,32 @@ def table(r: dict) -> str:
             for key, v in (prop or {}).items():
                 lines.append(f"- {key} ({vname}): {'met' if v['ok'] else 'MISSED'} "
                              f"({', '.join(map(str, v['excess_over_proportional_pct']))})")
+        lines += excess_by_op(r)
     return "\n".join(lines)
+
+
+def excess_by_op(r: dict) -> list[str]:
+    """Where the DSP excess over proportional sits (default widths), op by op, in % of the full model's count.
+    Op i's share at budget b is cost_i(b) - f(b) * cost_i(0), f(b) = MACs(b)/MACs(0) of the whole model, so that
+    the shares add up to the excess; it splits into `own` = cost_i(b) - g_i(b) * cost_i(0), g_i = the op's own MAC
+    fraction (what the op costs beyond its own MACs' share), and `mix` = (g_i(b) - f(b)) * cost_i(0) (the width
+    search cut this op less than the model on average: positive, more: negative; zero if every op cost the same per
+    MAC)."""
+    lines = ["", "Excess by op (DSP, default widths, % of the full model's count; share = own + mix adds up to the "
+             "excess over ops; own: the op's count beyond its own MAC fraction g of its full-width count; mix: "
+             "(g - f) times its full-width count, f the model's MAC fraction, i.e. the search cut this op less (+) "
+             "or more (-) than the model; out←in: active widths):", "",
+             "| model | budget (f) | op | out←in | g | own % | mix % | share % |", "|---|---|---|---|---|---|---|---|"]
+    for name, m in r["models"].items():
+        total0 = m["instructions"]["dsp"][0]
+        for k in range(1, len(m["macs"])):
+            f = m["macs"][k] / m["macs"][0]
+            for op in m["ops"]:
+                c, g = op["instructions"]["dsp"], op["macs"][k] / op["macs"][0]
+                own, mix = 100 * (c[k] - g * c[0]) / total0, 100 * (g - f) * c[0] / total0
+                lines.append(f"| {name} | {k} ({f:.3f}) | {op['name']} | {op['out_widths'][k]}←{op['in_widths'][k]} | "
+                             f"{g:.3f} | {own:+.1f} | {mix:+.1f} | {own + mix:+.1f} |")
+    return lines
 
 
 def update_readme(r: dict, path: Path) -> None:
