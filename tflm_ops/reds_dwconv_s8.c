@@ -17,19 +17,25 @@ int reds_dwconv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, re
 #if defined(REDS_ARCH_CORTEX_M4)
 /* The interior pixels of one output row, 3x3, dilation 1, fast requantisation, with a bias: for npx pixels (input
  * px_step bytes apart) the channel groups c < c4 through the unrolled 3x3 and straight into the requantisation.
- * Out of line: inside the op's pixel loop GCC kept the loop's values on the stack and reloaded them around every
- * group (about 90 instructions per group besides the 108 of the taps). */
+ * Channel groups outside, pixels inside: a group's nine weight words are widened once for the row
+ * (reds_dw3x3_widen_w) instead of at every pixel. Out of line: inside the op's pixel loop GCC kept the loop's values
+ * on the stack and reloaded them around every group (about 90 instructions per group besides the taps). */
 REDS_NOINLINE static void dw3x3_interior_s8(const int8_t *in, const int8_t *w, const int32_t *bias,
                                             const reds_requant_ch *ch, int8_t *out, int32_t C, int32_t in_row_step,
                                             int32_t px_step, int32_t out_step, int32_t off, int32_t npx, int32_t c4) {
-  for (int32_t p = 0; p < npx; ++p, in += px_step, out += out_step) {
-    for (int32_t c0 = 0; c0 < c4; c0 += 4) {
-      int32_t acc[4] = {bias[c0], bias[c0 + 1], bias[c0 + 2], bias[c0 + 3]};
-      reds_dw3x3_s8(in + c0, w + c0, C, in_row_step, off, acc);
-      out[c0] = (int8_t)reds_sat_s8(reds_requant_fast(acc[0], &ch[c0]));
-      out[c0 + 1] = (int8_t)reds_sat_s8(reds_requant_fast(acc[1], &ch[c0 + 1]));
-      out[c0 + 2] = (int8_t)reds_sat_s8(reds_requant_fast(acc[2], &ch[c0 + 2]));
-      out[c0 + 3] = (int8_t)reds_sat_s8(reds_requant_fast(acc[3], &ch[c0 + 3]));
+  uint32_t wk[18];
+  for (int32_t c0 = 0; c0 < c4; c0 += 4) {
+    reds_dw3x3_widen_w(w + c0, C, wk);
+    const int32_t b0 = bias[c0], b1 = bias[c0 + 1], b2 = bias[c0 + 2], b3 = bias[c0 + 3];
+    const int8_t *px = in + c0;
+    int8_t *y = out + c0;
+    for (int32_t p = 0; p < npx; ++p, px += px_step, y += out_step) {
+      int32_t acc[4] = {b0, b1, b2, b3};
+      reds_dw3x3_wide_s8(px, wk, C, in_row_step, off, acc);
+      y[0] = (int8_t)reds_sat_s8(reds_requant_fast(acc[0], &ch[c0]));
+      y[1] = (int8_t)reds_sat_s8(reds_requant_fast(acc[1], &ch[c0 + 1]));
+      y[2] = (int8_t)reds_sat_s8(reds_requant_fast(acc[2], &ch[c0 + 2]));
+      y[3] = (int8_t)reds_sat_s8(reds_requant_fast(acc[3], &ch[c0 + 3]));
     }
   }
 }

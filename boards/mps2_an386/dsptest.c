@@ -7,6 +7,7 @@
  *                      every tap after the first starts at a different alignment)
  *   reds_dw3x3_s8      four channels over the 9 taps of a 3x3 pixel (channel strides c = 4..7, input row steps
  *                      3c..3c+5: every tap at its own alignment)
+ *   reds_dw3x3_widen_w + reds_dw3x3_wide_s8  the same 3x3 pixels with the weights widened beforehand
  *   reds_widen_s8 + reds_dot2x2_s8  two pixels (the second 5 bytes after the first) times two weight rows, the
  *                      same strides as reds_dot4_s8
  *   reds_pointwise_few_s8  a 1x1 conv's outputs from K = 1 or 2 inputs with the fast requantisation: n = 1..40
@@ -253,6 +254,14 @@ __attribute__((noinline)) static void dsp_dw3x3(const int8_t *in, const int8_t *
     reds_dw3x3_s8(in, w, c, row, off, acc);
 }
 
+__attribute__((noinline)) static void dsp_dw3x3_wide(const int8_t *in, const int8_t *w, int32_t c, int32_t row,
+                                                     int32_t off, int32_t *acc)
+{
+    uint32_t wk[18];
+    reds_dw3x3_widen_w(w, c, wk);
+    reds_dw3x3_wide_s8(in, wk, c, row, off, acc);
+}
+
 /* reds_dot4_s8 and reds_mac4_chan_s8 for one length, misalignment and offset, from a random start and from
  * accumulators next to INT32_MAX / INT32_MIN (both must wrap identically). Returns the number of cases. */
 static int check_four(int32_t n, int32_t mis, int32_t off)
@@ -289,7 +298,10 @@ static int check_four(int32_t n, int32_t mis, int32_t off)
                 plain_dw3x3(buf_in + mis, buf_w + (3 - mis), n, 3 * n + extra, off, f);
                 dsp_dw3x3(buf_in + mis, buf_w + (3 - mis), n, 3 * n + extra, off, g);
                 if (!same4(f, g)) fail(start ? "dw3x3-wrap" : "dw3x3", n, mis, off);
-                ++cases;
+                int32_t h[4] = {a[0], a[1], a[2], a[3]};
+                dsp_dw3x3_wide(buf_in + mis, buf_w + (3 - mis), n, 3 * n + extra, off, h);
+                if (!same4(f, h)) fail(start ? "dw3x3_wide-wrap" : "dw3x3_wide", n, mis, off);
+                cases += 2;
             }
         }
     }
