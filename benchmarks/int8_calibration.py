@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""int8 accuracy of every budget against the number of calibration images, from trained REDS checkpoints.
+
+    python benchmarks/int8_calibration.py CHECKPOINT_DIR [...] [--samples 200,1000,3000] [--calib-seed 0]
+
+A checkpoint directory is a finished training run's `checkpoint/` (its state.json holds the budgets and widths,
+model.weights.h5 the trained, permuted DS-CNN S). For each one and each sample count the float model is converted
+to int8 by the TFLite converter, calibrated on that many Fashion-MNIST training images (drawn with --calib-seed),
+converted into one REDS model with the run's widths, and every budget evaluated on all 10,000 test images (the
+host runner: REDS ops in the C core, builtins in TFLM). Writes benchmarks/results/int8_calibration.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python"))
+
+from reds_tflm.errors import RedsError  # noqa: E402
+
+
+def measure(ckpt: Path, samples: list[int], calib_seed: int, data) -> dict:
+    from reds_tflm import tflite_io as tio
+    from reds_tflm.convert import convert_model
+    from reds_tflm.graph_tflite import graph_from_tflite
+    from reds_tflm.keras import export as ex
+    from reds_tflm.keras.graph import graph_from_keras
+    from reds_tflm.keras.models import build
+    state_path, weights = ckpt / "state.json", ckpt / "model.weights.h5"
+    if not state_path.exists() or not weights.exists():
+        raise RedsError(f"{ckpt}: not a training checkpoint (needs state.json and model.weights.h5)")
+    state = json.loads(state_path.read_text())
+    if state.get("phase") != "done" or "widths" not in state:
+        raise RedsError(f"{ckpt}: the run is not finished (phase {state.get('phase')!r})")
+    train, test = data
+    model = build("ds-cnn-s")
+    model.load_weights(str(weights))
+    graph = graph_from_keras(model)
+    rows = []
+    for n in samples:
+        plain = tio.parse_model(ex.int8_tflite(model, train.x, samples=n, seed=calib_seed), f"{ckpt} int8")
+        tw = ex.tflite_widths(graph, graph_from_tflite(plain, f"{ckpt} int8"), state["widths"])
+        conv = convert_model(plain, budgets=state["budgets"], widths=tw, name=f"{ckpt} int8")
+        accs, engine = ex.evaluate_int8(conv.model, len(tw), test.x, test.y, False)
+        rows.append({"samples": n, "accuracy_int8": [round(float(a), 4) for a in accs], "engine": engine})
+        print(f"{ckpt}: {n:5d} calibration images: " + " / ".join(f"{100 * a:.2f}" for a in accs), flush=True)
+    return {"checkpoint": str(ckpt), "budgets": state["budgets"], "rows": rows}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("checkpoints", nargs="+", type=Path)
+    p.add_argument("--samples", default="200,1000,3000", help="calibration image counts (200: the export's default)")
+    p.add_argument("--calib-seed", type=int, default=0, help="seed of the calibration images' draw")
+    args = p.parse_args()
+    try:
+        samples = [int(s) for s in args.samples.split(",") if s.strip()]
+        if not samples or min(samples) < 1:
+            raise ValueError
+    except ValueError:
+        print(f"error: --samples {args.samples!r}: expected positive integers such as 200,1000", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    try:
+        from reds_tflm.keras import example
+        ea = example.complete_args(argparse.Namespace())
+        data = example.load_data(ea, example.PRESETS["full"])
+        runs = [measure(c, samples, args.calib_seed, data) for c in args.checkpoints]
+    except RedsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    doc = {"benchmark": "int8_calibration", "calib_seed": args.calib_seed, "test_images": 10000,
+           "seconds": round(time.time() - t0, 1), "runs": runs}
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    lines = ["# int8 accuracy vs calibration images (`benchmarks/int8_calibration.py`)", "",
+             f"Calibration images drawn from the training set with seed {args.calib_seed}; all 10,000 test images.",
+             "", "| checkpoint | calibration images | int8 accuracy at 100 / 75 / 50 / 25 % MACs |", "|---|---|---|"]
+    for r in runs:
+        for row in r["rows"]:
+            lines.append(f"| `{r['checkpoint']}` | {row['samples']} | "
+                         + " / ".join(f"{100 * a:.2f}" for a in row["accuracy_int8"]) + " |")
+    for name, text in (("int8_calibration.json", json.dumps(doc, indent=1)), ("int8_calibration.md", "\n".join(lines) + "\n")):
+        tmp = res / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(res / name)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
