@@ -87,7 +87,8 @@ def main() -> int:
         for row in r["rows"]:
             lines.append(f"| `{r['checkpoint']}` | {row['samples']} | "
                          + " / ".join(f"{100 * a:.2f}" for a in row["accuracy_int8"]) + " |")
-    for name, text in (("int8_calibration.json", json.dumps(doc, indent=1)), ("int8_calibration.md", "\n".join(lines) + "\n")):
+    outputs = (("int8_calibration.json", json.dumps(doc, indent=1)), ("int8_calibration.md", "\n".join(lines) + "\n"))
+    for name, text in outputs:
         tmp = res / f".{name}.tmp"
         tmp.write_text(text)
         tmp.replace(res / name)

@@ -104,7 +104,8 @@ typedef struct {
 
 static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
   const reds_conv_dims *d = &c->d;
-  return c->in_img + ((size_t)(c->iy0 + d->dilation_h * fy) * d->in_w + (size_t)(c->ix0 + d->dilation_w * fx)) * d->in_c;
+  return c->in_img +
+         ((size_t)(c->iy0 + d->dilation_h * fy) * d->in_w + (size_t)(c->ix0 + d->dilation_w * fx)) * d->in_c;
 }
 
 /* acc[r] += the pixel's sum for output channels o..o+3 (w_o: weights of channel o). */

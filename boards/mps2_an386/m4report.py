@@ -103,7 +103,8 @@ def excess_by_op(r: dict) -> list[str]:
              "excess over ops; own: the op's count beyond its own MAC fraction g of its full-width count; mix: "
              "(g - f) times its full-width count, f the model's MAC fraction, i.e. the search cut this op less (+) "
              "or more (-) than the model; out←in: active widths):", "",
-             "| model | budget (f) | op | out←in | g | own % | mix % | share % |", "|---|---|---|---|---|---|---|---|"]
+             "| model | budget (f) | op | out←in | g | own % | mix % | share % |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, m in r["models"].items():
         total0 = m["instructions"]["dsp"][0]
         for k in range(1, len(m["macs"])):
@@ -111,8 +112,9 @@ def excess_by_op(r: dict) -> list[str]:
             for op in m["ops"]:
                 c, g = op["instructions"]["dsp"], op["macs"][k] / op["macs"][0]
                 own, mix = 100 * (c[k] - g * c[0]) / total0, 100 * (g - f) * c[0] / total0
-                lines.append(f"| {name} | {k} ({f:.3f}) | {op['name']} | {op['out_widths'][k]}←{op['in_widths'][k]} | "
-                             f"{g:.3f} | {own:+.1f} | {mix:+.1f} | {own + mix:+.1f} |")
+                lines.append(f"| {name} | {k} ({f:.3f}) | {op['name']} | "
+                             f"{op['out_widths'][k]}←{op['in_widths'][k]} | {g:.3f} | {own:+.1f} | {mix:+.1f} | "
+                             f"{own + mix:+.1f} |")
     return lines
 
 
