@@ -185,11 +185,50 @@ static inline const int8_t *pixel_input(const reds_conv_dims *d, const int8_t *i
   return input + (((size_t)b * d->in_h + (size_t)oy * d->stride_h) * d->in_w + (size_t)ox * d->stride_w) * d->in_c;
 }
 
+/* Output channels o0..o1-1 of one pixel: four per reds_dot4_s8, the rest one by one (x: the pixel's n input bytes;
+ * w: channel o0's weight row, rows w_stride bytes apart; y: the pixel's outputs). */
+REDS_ALWAYS_INLINE void pixel_channels_s8(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n, int32_t off,
+                                          const int32_t *bias, const reds_requant_view *v, int32_t o0, int32_t o1,
+                                          int8_t *y) {
+  const int32_t o4 = o0 + ((o1 - o0) & ~3);
+  for (int32_t o = o0; o < o4; o += 4, w += 4 * (size_t)w_stride) {
+    int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
+                      reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
+    reds_dot4_s8(x, w, w_stride, n, off, acc);
+    reds_requant4_at(y + o, acc, v, o);
+  }
+  for (int32_t o = o4; o < o1; ++o, w += w_stride)
+    y[o] = reds_requant_at(reds_dot_s8(x, w, n, off, reds_bias_or_zero(bias, o)), v, o);
+}
+
+/* Output channels o0..o1-1 of two pixels: two per reds_dot2x2_s8 over n widened inputs (xa, xb), a last odd one per
+ * pixel from the n_bytes input bytes (ra, rb), which also serve the 2x2 loop's byte tail. */
+REDS_ALWAYS_INLINE void pair_channels_s8(const int16_t *xa, const int16_t *xb, const int8_t *ra, const int8_t *rb,
+                                         const int8_t *w, int32_t w_stride, int32_t n, int32_t n_bytes, int32_t off,
+                                         const int32_t *bias, const reds_requant_view *v, int32_t o0, int32_t o1,
+                                         int8_t *ya, int8_t *yb) {
+  const int32_t o2 = o0 + ((o1 - o0) & ~1);
+  for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)w_stride) {
+    const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
+    int32_t acc[4] = {b0, b1, b0, b1};
+    reds_dot2x2_s8(xa, xb, ra, rb, w, w_stride, n, off, acc);
+    ya[o] = reds_requant_at(acc[0], v, o);
+    ya[o + 1] = reds_requant_at(acc[1], v, o + 1);
+    yb[o] = reds_requant_at(acc[2], v, o);
+    yb[o + 1] = reds_requant_at(acc[3], v, o + 1);
+  }
+  if (o2 < o1) {
+    const int32_t b0 = reds_bias_or_zero(bias, o2);
+    ya[o2] = reds_requant_at(reds_dot_s8(ra, w, n_bytes, off, b0), v, o2);
+    yb[o2] = reds_requant_at(reds_dot_s8(rb, w, n_bytes, off, b0), v, o2);
+  }
+}
+
 REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                          const int8_t *weights, const int32_t *bias, int8_t *output,
                                          int32_t out_width, int32_t in_width, int16_t *wide_a, int fast) {
   const reds_requant_view v = reds_requant_view_of(rq, fast);
-  const int32_t in_c = d->in_c, out_c = d->out_c, o4 = out_width & ~3, o2 = out_width & ~1;
+  const int32_t in_c = d->in_c, out_c = d->out_c;
   const int32_t off = rq->input_offset, pixels = d->batches * d->out_h * d->out_w;
   const int8_t zero = (int8_t)v.output_offset;
   int32_t p = 0;
@@ -215,21 +254,7 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
         reds_widen_s8(last_a, 4, off, wide_a + n0);
         reds_widen_s8(last_b, 4, off, wide_b + n0);
       }
-      const int8_t *w = weights;
-      for (int32_t o = 0; o < o2; o += 2, w += 2 * (size_t)in_c) {
-        const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
-        int32_t acc[4] = {b0, b1, b0, b1};
-        reds_dot2x2_s8(wide_a, wide_b, xa, xb, w, in_c, n, off, acc);
-        ya[o] = reds_requant_at(acc[0], &v, o);
-        ya[o + 1] = reds_requant_at(acc[1], &v, o + 1);
-        yb[o] = reds_requant_at(acc[2], &v, o);
-        yb[o + 1] = reds_requant_at(acc[3], &v, o + 1);
-      }
-      if (o2 < out_width) {
-        const int32_t b0 = reds_bias_or_zero(bias, o2);
-        ya[o2] = reds_requant_at(reds_dot_s8(xa, w, in_width, off, b0), &v, o2);
-        yb[o2] = reds_requant_at(reds_dot_s8(xb, w, in_width, off, b0), &v, o2);
-      }
+      pair_channels_s8(wide_a, wide_b, xa, xb, weights, in_c, n, in_width, off, bias, &v, 0, out_width, ya, yb);
       reds_fill_s8(ya + out_width, zero, out_c - out_width);
       reds_fill_s8(yb + out_width, zero, out_c - out_width);
     }
@@ -237,15 +262,7 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
   for (; p < pixels; ++p) {
     const int8_t *x = pixel_input(d, input, p);
     int8_t *y = output + (size_t)p * out_c;
-    const int8_t *w = weights;
-    for (int32_t o = 0; o < o4; o += 4, w += 4 * (size_t)in_c) {
-      int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
-                        reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
-      reds_dot4_s8(x, w, in_c, in_width, off, acc);
-      reds_requant4_at(y + o, acc, &v, o);
-    }
-    for (int32_t o = o4; o < out_width; ++o, w += in_c)
-      y[o] = reds_requant_at(reds_dot_s8(x, w, in_width, off, reds_bias_or_zero(bias, o)), &v, o);
+    pixel_channels_s8(x, weights, in_c, in_width, off, bias, &v, 0, out_width, y);
     reds_fill_s8(y + out_width, zero, out_c - out_width);
   }
 }
@@ -346,7 +363,6 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
   const int8_t zero = (int8_t)rq->output_offset, in_zp = (int8_t)(-rq->input_offset);
   const int32_t off = rq->input_offset, fh = d->filter_h;
   const int32_t k = d->filter_h * d->filter_w * in_width, o0 = wr->o0, o1 = wr->o1, out_c = d->out_c;
-  const int32_t o4 = o0 + ((o1 - o0) & ~3), o2 = o0 + ((o1 - o0) & ~1);
   const int full_depth = in_width == d->in_c;
   const int pairs = pair_field(k, o1 - o0);
   int8_t patch[REDS_CONV_PATCH_MAX + 4], patch_b[REDS_CONV_PAIR_MAX + 4]; /* + slack for word-rounded copies */
@@ -369,21 +385,7 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
           reds_widen_s8(patch, k, off, xa);
           reds_widen_s8(patch_b, k, off, xb);
           int8_t *const ya = out_px, *const yb = out_px + out_c;
-          const int8_t *w = wr->w;
-          for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)k) {
-            const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
-            int32_t acc[4] = {b0, b1, b0, b1};
-            reds_dot2x2_s8(xa, xb, patch, patch_b, w, k, k, off, acc);
-            ya[o] = reds_requant_at(acc[0], &v, o);
-            ya[o + 1] = reds_requant_at(acc[1], &v, o + 1);
-            yb[o] = reds_requant_at(acc[2], &v, o);
-            yb[o + 1] = reds_requant_at(acc[3], &v, o + 1);
-          }
-          if (o2 < o1) {
-            const int32_t b0 = reds_bias_or_zero(bias, o2);
-            ya[o2] = reds_requant_at(reds_dot_s8(patch, w, k, off, b0), &v, o2);
-            yb[o2] = reds_requant_at(reds_dot_s8(patch_b, w, k, off, b0), &v, o2);
-          }
+          pair_channels_s8(xa, xb, patch, patch_b, wr->w, k, k, k, off, bias, &v, o0, o1, ya, yb);
           if (o1 == out_width) {
             reds_fill_s8(ya + out_width, zero, out_c - out_width);
             reds_fill_s8(yb + out_width, zero, out_c - out_width);
@@ -392,15 +394,7 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
       }
       for (; ox < d->out_w; ++ox, out_px += out_c) {
         load_field(&c, ox, full_depth, rows_inside, patch, in_zp);
-        const int8_t *w = wr->w;
-        for (int32_t o = o0; o < o4; o += 4, w += 4 * (size_t)k) {
-          int32_t acc[4] = {reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1),
-                            reds_bias_or_zero(bias, o + 2), reds_bias_or_zero(bias, o + 3)};
-          reds_dot4_s8(patch, w, k, k, off, acc);
-          reds_requant4_at(out_px + o, acc, &v, o);
-        }
-        for (int32_t o = o4; o < o1; ++o, w += k)
-          out_px[o] = reds_requant_at(reds_dot_s8(patch, w, k, off, reds_bias_or_zero(bias, o)), &v, o);
+        pixel_channels_s8(patch, wr->w, k, k, off, bias, &v, o0, o1, out_px);
         if (o1 == out_width) reds_fill_s8(out_px + out_width, zero, out_c - out_width);
       }
     }

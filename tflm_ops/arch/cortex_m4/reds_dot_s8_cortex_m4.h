@@ -370,6 +370,20 @@ static inline int32_t reds_requant_fast_m4(int32_t x, const reds_requant_ch *c) 
  * K = 2 (GCC's code for the same C loop spilled its pointers: 23 and 28). K = 2 needs a register more than K = 1,
  * so it adds the sign term [x<0] * INT32_MIN to the 64-bit sum as a subtraction with borrow instead of a second
  * SMLAL with INT32_MIN in a register: the same sum. n >= 1. */
+/* Shared by both loops below: the channel's requantisation terms and the product with the multiplier
+ * (REDS_M4_FEW_REQUANT), then the shift, saturation, store and loop branch (REDS_M4_FEW_STORE). */
+#define REDS_M4_FEW_REQUANT                     \
+  "ldrd    %[m], %[sh], [%[c], #8]\n\t"         \
+  "ldrd    %[lo], %[hi], [%[c]], #16\n\t"       \
+  "lsr     %[t], %[acc], #31\n\t"               \
+  "smlal   %[lo], %[hi], %[acc], %[m]\n\t"
+#define REDS_M4_FEW_STORE                       \
+  "asr     %[hi], %[hi], %[sh]\n\t"             \
+  "ssat    %[hi], #8, %[hi]\n\t"                \
+  "strb    %[hi], [%[y]], #1\n\t"               \
+  "cmp     %[y], %[end]\n\t"                    \
+  "bne     1b\n\t"
+
 static inline void reds_pointwise_few_s8(const int32_t *bias, const int8_t *w, int32_t w_stride,
                                          const reds_requant_ch *ch, int32_t x0, int32_t x1, int32_t k, int8_t *y,
                                          int32_t n) {
@@ -384,16 +398,9 @@ static inline void reds_pointwise_few_s8(const int32_t *bias, const int8_t *w, i
         "ldrsb   %[t], [%[w]]\n\t"
         "add     %[w], %[w], %[s]\n\t"
         "mla     %[acc], %[t], %[x0], %[acc]\n\t"
-        "ldrd    %[m], %[sh], [%[c], #8]\n\t"
-        "ldrd    %[lo], %[hi], [%[c]], #16\n\t"
-        "lsr     %[t], %[acc], #31\n\t"
-        "smlal   %[lo], %[hi], %[acc], %[m]\n\t"
+        REDS_M4_FEW_REQUANT
         "smlal   %[lo], %[hi], %[t], %[imin]\n\t"
-        "asr     %[hi], %[hi], %[sh]\n\t"
-        "ssat    %[hi], #8, %[hi]\n\t"
-        "strb    %[hi], [%[y]], #1\n\t"
-        "cmp     %[y], %[end]\n\t"
-        "bne     1b\n\t"
+        REDS_M4_FEW_STORE
         : [b] "+r"(bias), [w] "+r"(w), [c] "+r"(ch), [y] "+r"(y), [acc] "=&r"(acc), [t] "=&r"(t), [m] "=&r"(m),
           [sh] "=&r"(sh), [lo] "=&r"(lo), [hi] "=&r"(hi)
         : [end] "r"(end), [s] "r"(w_stride), [x0] "r"(x0), [imin] "r"(int_min)
@@ -408,22 +415,17 @@ static inline void reds_pointwise_few_s8(const int32_t *bias, const int8_t *w, i
       "ldrsb   %[t], [%[w]]\n\t"
       "add     %[w], %[w], %[s]\n\t"
       "mla     %[acc], %[t], %[x0], %[acc]\n\t"
-      "ldrd    %[m], %[sh], [%[c], #8]\n\t"
-      "ldrd    %[lo], %[hi], [%[c]], #16\n\t"
-      "lsr     %[t], %[acc], #31\n\t"
-      "smlal   %[lo], %[hi], %[acc], %[m]\n\t"
+      REDS_M4_FEW_REQUANT
       "subs    %[lo], %[lo], %[t], lsl #31\n\t"
       "sbc     %[hi], %[hi], #0\n\t"
-      "asr     %[hi], %[hi], %[sh]\n\t"
-      "ssat    %[hi], #8, %[hi]\n\t"
-      "strb    %[hi], [%[y]], #1\n\t"
-      "cmp     %[y], %[end]\n\t"
-      "bne     1b\n\t"
+      REDS_M4_FEW_STORE
       : [b] "+r"(bias), [w] "+r"(w), [c] "+r"(ch), [y] "+r"(y), [acc] "=&r"(acc), [t] "=&r"(t), [m] "=&r"(m),
         [sh] "=&r"(sh), [lo] "=&r"(lo), [hi] "=&r"(hi)
       : [end] "r"(end), [s] "r"(w_stride), [x0] "r"(x0), [x1] "r"(x1)
       : "cc", "memory");
 }
+#undef REDS_M4_FEW_REQUANT
+#undef REDS_M4_FEW_STORE
 
 /* Saturate to int8: one SSAT. */
 static inline int32_t reds_sat_s8_m4(int32_t x) { return __ssat(x, 8); }
