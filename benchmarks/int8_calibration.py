@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 
 from reds_tflm.errors import RedsError  # noqa: E402
+from reds_tflm.tflite_io import write_bytes_atomic  # noqa: E402
 
 
 def measure(ckpt: Path, samples: list[int], calib_seed: int, data) -> dict:
@@ -89,9 +90,7 @@ def main() -> int:
                          + " / ".join(f"{100 * a:.2f}" for a in row["accuracy_int8"]) + " |")
     outputs = (("int8_calibration.json", json.dumps(doc, indent=1)), ("int8_calibration.md", "\n".join(lines) + "\n"))
     for name, text in outputs:
-        tmp = res / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(res / name)
+        write_bytes_atomic(res / name, text.encode())
     print("\n".join(lines))
     return 0
 

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 
 from reds_tflm.errors import RedsError  # noqa: E402
+from reds_tflm.tflite_io import write_bytes_atomic  # noqa: E402
 from reds_tflm.keras import example  # noqa: E402
 from reds_tflm.keras.train import TrainConfig  # noqa: E402
 
@@ -82,14 +83,12 @@ def result_name(args: argparse.Namespace) -> str:
 
 def method_text(args: argparse.Namespace) -> str:
     """The method of a run in words (the results' "method" key, without the final full stop)."""
-    preset = example.PRESETS["quick" if args.quick else "full"]
-    pre = args.epochs if args.epochs is not None else preset.pretrain_epochs
     return (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
             f"minimum width fraction {args.min_fraction:g}, joint lr "
             f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, "
             f"{_joint_epochs(args)} joint epochs{_distillation(args)}"
             f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
-            f"{f', augmentation {args.augment}' if args.augment else ''}, {pre} pre-training epochs")
+            f"{f', augmentation {args.augment}' if args.augment else ''}, {_pretrain_epochs(args)} pre-training epochs")
 
 
 def check_results_free(args: argparse.Namespace) -> None:
@@ -107,22 +106,14 @@ def check_results_free(args: argparse.Namespace) -> None:
                         f"{old.get('method')}); move it away or rename it first")
 
 
-def _write_atomic(path: Path, write) -> None:
-    """write(tmp_path), then rename over path: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(tmp)
-    tmp.replace(path)
-
-
 def write_results(args: argparse.Namespace, result, base: list[dict] | None, seconds: float) -> Path:
     from reds_tflm.keras.report import markdown, plot, rows
     name = result_name(args)
     res_dir = RESULTS
     res_dir.mkdir(parents=True, exist_ok=True)
     table = rows(result, result.export)
-    preset = example.PRESETS["quick" if args.quick else "full"]
-    pre = args.epochs if args.epochs is not None else preset.pretrain_epochs
-    ft = _joint_epochs(args)
+    preset = _preset(args)
+    pre, ft = _pretrain_epochs(args), _joint_epochs(args)
     method = method_text(args)
     doc = {"benchmark": "train_fashion", "arch": args.arch, "quick": args.quick, "seed": args.seed,
            "preset": preset.__dict__, "seconds": round(seconds, 1),
@@ -137,7 +128,7 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "baseline": base, "published": PUBLISHED if args.arch == "ds-cnn-s" else None,
            "method": f"{method}.",
            "history": result.history}
-    _write_atomic(res_dir / f"{name}.json", lambda t: t.write_text(json.dumps(doc, indent=1)))
+    write_bytes_atomic(res_dir / f"{name}.json", json.dumps(doc, indent=1).encode())
     notes = [f"method: {method}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{pre} pre-training + {ft} joint + {preset.bn_epochs} BN "
@@ -150,8 +141,8 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
             f"{100 * b['accuracy_int8']:.2f} %" for b in base))
     if args.arch == "ds-cnn-s":
         notes.append("published (float): " + ", ".join(f"{100 * a:.2f} %" for a in PUBLISHED["accuracy"]))
-    _write_atomic(res_dir / f"{name}.md",
-                  lambda t: t.write_text(markdown(table, f"REDS training: {args.arch} on Fashion-MNIST", notes)))
+    write_bytes_atomic(res_dir / f"{name}.md",
+                       markdown(table, f"REDS training: {args.arch} on Fashion-MNIST", notes).encode())
     series = {"REDS int8": ([r["macs"] for r in table], [r["accuracy_int8"] for r in table]),
               "REDS float": ([r["macs"] for r in table], [r["accuracy_float"] for r in table])}
     if base:
@@ -159,8 +150,7 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     if args.arch == "ds-cnn-s" and not args.quick:
         full = result.graph.macs()
         series["published float"] = ([f * full for f in PUBLISHED["fractions"]], PUBLISHED["accuracy"])
-    _write_atomic(res_dir / f"{name}.png",
-                  lambda t: plot(series, t, f"{args.arch} on Fashion-MNIST{' (quick)' if args.quick else ''}"))
+    plot(series, res_dir / f"{name}.png", f"{args.arch} on Fashion-MNIST{' (quick)' if args.quick else ''}")
     update_readme(res_dir)
     return res_dir / f"{name}.md"
 
@@ -231,9 +221,7 @@ def update_readme(res_dir: Path) -> None:
         text = head + section + rest.split(README_END, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = readme.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(readme)
+    write_bytes_atomic(readme, text.encode())
 
 
 def _distillation(args: argparse.Namespace) -> str:
@@ -244,9 +232,16 @@ def _distillation(args: argparse.Namespace) -> str:
     return f", distillation {args.distill:g} from the frozen pre-trained network"
 
 
+def _preset(args: argparse.Namespace) -> example.Preset:
+    return example.PRESETS["quick" if args.quick else "full"]
+
+
+def _pretrain_epochs(args: argparse.Namespace) -> int:
+    return args.epochs if args.epochs is not None else _preset(args).pretrain_epochs
+
+
 def _joint_epochs(args: argparse.Namespace) -> int:
-    preset = example.PRESETS["quick" if args.quick else "full"]
-    return args.finetune_epochs if args.finetune_epochs is not None else preset.finetune_epochs
+    return args.finetune_epochs if args.finetune_epochs is not None else _preset(args).finetune_epochs
 
 
 def _variant(args: argparse.Namespace) -> str:
@@ -288,7 +283,7 @@ def main() -> int:
         args.resumed_from = json.loads((args.checkpoint / "state.json").read_text()).get("phase")
     try:
         result = example.run_example(args)
-        preset = example.PRESETS["quick" if args.quick else "full"]
+        preset = _preset(args)
         path = write_results(args, result, None, time.time() - t0)  # REDS figures first: baselines take long
         if not args.no_baseline and (args.baseline or not args.quick):
             base = baseline(args, result, preset, example.load_data(args, preset), run_dir)
