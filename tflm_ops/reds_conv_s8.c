@@ -18,13 +18,36 @@ int reds_conv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, reds
 #define REDS_CONV_PATCH_MAX 256
 #define REDS_CONV_WPACK_MAX 1024
 
+/* Fields of at least REDS_CONV_PAIR_MIN bytes (and at most REDS_CONV_PAIR_MAX, the stack buffers) go in pixel
+ * pairs through reds_dot2x2_s8 on the DSP build; the portable reds_dot2x2_s8 is no faster than reds_dot4_s8, so
+ * the pairs' extra gathering would only cost there (cnn_flatten's 3x3 conv: +11 %). The same switch pads a 1x1
+ * pair's last partial word (conv_1x1_s8_body). */
+#define REDS_CONV_PAIR_MIN 8
+#define REDS_CONV_PAIR_MAX 160
+#if !defined(REDS_CONV_PAIRS) && defined(REDS_ARCH_CORTEX_M4)
+#define REDS_CONV_PAIRS 1
+#elif !defined(REDS_CONV_PAIRS)
+#define REDS_CONV_PAIRS 0 /* the sanitizer tests set 1 to run the path on the host */
+#endif
+
+static int pair_field(int64_t k, int32_t channels) {
+  return REDS_CONV_PAIRS && k >= REDS_CONV_PAIR_MIN && k <= REDS_CONV_PAIR_MAX && channels >= 2;
+}
+
+/* Row stride of packed weights for a field of k bytes: on the pair path rounded up to a word with zero weights in
+ * the pad, so that reds_dot2x2_s8 runs whole words (the pad lanes of the widened fields meet zero weights) instead
+ * of its byte tail, about 20 instructions per byte per call. */
+static int32_t packed_stride(int32_t k) {
+  return pair_field(k, 2) ? (k + 3) & ~3 : k;
+}
+
 /* Bytes of packed weights the narrow-slice PATCH path uses at these widths (0: another path, nothing packed).
  * The one place that decides it, for eval and for reds_conv_s8_scratch_size. */
 static int64_t packed_bytes(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
   const int32_t taps = d->filter_h * d->filter_w;
   const int64_t k = (int64_t)taps * in_width;
   if (taps == 1 || in_width == d->in_c || k > REDS_CONV_PATCH_MAX || out_width < 4 || in_width >= 16) return 0;
-  return k * out_width;
+  return (int64_t)packed_stride((int32_t)k) * out_width;
 }
 
 /* 1x1 convs: two pixels' widened inputs (int16 each), 4-byte aligned inside the scratch. */
@@ -43,21 +66,6 @@ int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, in
   return n > REDS_CONV_WPACK_MAX ? (int32_t)n : 0; /* what fits the stack buffer needs no scratch */
 }
 
-/* Fields of at least REDS_CONV_PAIR_MIN bytes (and at most REDS_CONV_PAIR_MAX, the stack buffers) go in pixel
- * pairs through reds_dot2x2_s8 on the DSP build; the portable reds_dot2x2_s8 is no faster than reds_dot4_s8, so
- * the pairs' extra gathering would only cost there (cnn_flatten's 3x3 conv: +11 %). The same switch pads a 1x1
- * pair's last partial word (conv_1x1_s8_body). */
-#define REDS_CONV_PAIR_MIN 8
-#define REDS_CONV_PAIR_MAX 160
-#if !defined(REDS_CONV_PAIRS) && defined(REDS_ARCH_CORTEX_M4)
-#define REDS_CONV_PAIRS 1
-#elif !defined(REDS_CONV_PAIRS)
-#define REDS_CONV_PAIRS 0 /* the sanitizer tests set 1 to run the path on the host */
-#endif
-
-static int pair_field(int64_t k, int32_t channels) {
-  return REDS_CONV_PAIRS && k >= REDS_CONV_PAIR_MIN && k <= REDS_CONV_PAIR_MAX && channels >= 2;
-}
 
 /* A conv at full input depth that conv_patch_s8 runs, gathering the field and reading the weight rows in place:
  * a short field (a first layer: 1..3 input channels; rows shorter than a word make per-row dot products mostly
@@ -96,10 +104,11 @@ typedef struct {
   int32_t rows, cols;
 } conv_ctx;
 
-/* PATCH weights: rows of K bytes for output channels o0..o1-1, the first at w. */
+/* PATCH weights: rows of K bytes, `stride` bytes apart (>= K: packed_stride), for output channels o0..o1-1, the
+ * first at w. */
 typedef struct {
   const int8_t *w;
-  int32_t o0, o1;
+  int32_t stride, o0, o1;
 } conv_rows;
 
 static inline const int8_t *tap_in(const conv_ctx *c, int32_t fy, int32_t fx) {
@@ -327,12 +336,41 @@ REDS_NOINLINE static void conv_1x1_s8(const reds_conv_dims *d, const reds_requan
   else conv_1x1_s8_body(d, rq, input, weights, bias, output, out_width, in_width, wide, 0);
 }
 
+/* An interior field (every tap inside) of a narrow slice, tap by tap: a slice of at most 4 bytes whose word lies in
+ * the tensor (in_c >= 4) is one word copy per tap, the bytes past the slice overwritten by the next tap or left in
+ * the patch's slack; wider slices copy whole words where the pixel has room (as gather_patch). gather_patch's walk
+ * (tap ranges, three fills and a copy call per kernel row) cost about 350 instructions for a 2-channel 3x3 field. */
+static inline void gather_slice_interior(const conv_ctx *c, int8_t *patch) {
+  const reds_conv_dims *d = &c->d;
+  const int32_t n = c->in_width, fw = d->filter_w;
+  const int8_t *row = c->in_img + ((size_t)c->iy0 * d->in_w + (size_t)c->ix0) * d->in_c;
+  if (n <= 4 && d->in_c >= 4) {
+    for (int32_t fy = 0; fy < d->filter_h; ++fy, row += c->in_row_step) {
+      const int8_t *src = row;
+      for (int32_t fx = 0; fx < fw; ++fx, src += c->in_tap_step, patch += n) {
+        uint32_t word;
+        REDS_KEEP_LOOP();
+        memcpy(&word, src, 4);
+        memcpy(patch, &word, 4);
+      }
+    }
+    return;
+  }
+  const int32_t n4 = (n + 3) & ~3, nc = n4 <= d->in_c ? n4 : n;
+  for (int32_t fy = 0; fy < d->filter_h; ++fy, row += c->in_row_step) {
+    const int8_t *src = row;
+    for (int32_t fx = 0; fx < fw; ++fx, src += c->in_tap_step, patch += n) reds_copy_s8(patch, src, nc);
+  }
+}
+
 /* The field of output pixel ox of the current row (c->iy0, c->fy0/fy1 set) into `patch`. */
 static inline void load_field(conv_ctx *c, int32_t ox, int full_depth, int rows_inside, int8_t *patch, int8_t in_zp) {
   const reds_conv_dims *d = &c->d;
   c->ix0 = ox * d->stride_w - d->pad_w;
   reds_tap_range(c->ix0, d->dilation_w, d->in_w, d->filter_w, &c->fx0, &c->fx1);
-  if (full_depth && rows_inside && c->fx0 == 0 && c->fx1 == d->filter_w && d->dilation_w == 1) {
+  if (!full_depth && rows_inside && c->fx0 == 0 && c->fx1 == d->filter_w) {
+    gather_slice_interior(c, patch);
+  } else if (full_depth && rows_inside && c->fx0 == 0 && c->fx1 == d->filter_w && d->dilation_w == 1) {
     /* Interior: each kernel row is one run of filter_w * in_c input bytes (gather_patch's walk pays three calls
      * per row, mostly on empty fills: about 260 instructions for a 1-channel 3x3 field). */
     const int32_t row = d->filter_w * d->in_c;
@@ -362,10 +400,17 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
   const reds_requant_view v = reds_requant_view_of(rq, fast);
   const int8_t zero = (int8_t)rq->output_offset, in_zp = (int8_t)(-rq->input_offset);
   const int32_t off = rq->input_offset, fh = d->filter_h;
-  const int32_t k = d->filter_h * d->filter_w * in_width, o0 = wr->o0, o1 = wr->o1, out_c = d->out_c;
+  /* k: the weight rows' length, the field's taps * in_width bytes or, packed, that rounded up to a word with zero
+   * weights in the pad (packed_stride): the dot products run over the pad, whose field bytes (the slack after
+   * the field) meet zero weights. */
+  const int32_t k = wr->stride, o0 = wr->o0, o1 = wr->o1, out_c = d->out_c;
   const int full_depth = in_width == d->in_c;
   const int pairs = pair_field(k, o1 - o0);
   int8_t patch[REDS_CONV_PATCH_MAX + 4], patch_b[REDS_CONV_PAIR_MAX + 4]; /* + slack for word-rounded copies */
+  if (k > d->filter_h * d->filter_w * in_width) { /* defined bytes in the pad lanes before the first gather */
+    memset(patch + k - 4, 0, 4);
+    memset(patch_b + k - 4, 0, 4);
+  }
   uint32_t wide_a[REDS_CONV_PAIR_MAX / 2], wide_b[REDS_CONV_PAIR_MAX / 2]; /* int16 pairs, word-aligned */
   conv_ctx c = {*d, input, in_width, 0, 0, 0, 0, 0, 0, (size_t)d->dilation_w * d->in_c,
                 (size_t)d->dilation_h * d->in_w * d->in_c, CONV_TAPS, off, input, 0, 0, 0, 0, 0};
@@ -420,7 +465,7 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
   }
   const int64_t need = packed_bytes(d, out_width, in_width);
   if (is_full_depth_patch(d, out_width, in_width)) {
-    const conv_rows all = {weights, 0, out_width};
+    const conv_rows all = {weights, d->filter_h * d->filter_w * in_width, 0, out_width};
     conv_patch_s8(d, rq, input, &all, bias, output, out_width, in_width);
     return REDS_OK;
   }
@@ -432,21 +477,24 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
      * of 4, or all the rest) into the stack buffer per pass. */
     int8_t wpack[REDS_CONV_WPACK_MAX];
     const int32_t k = taps * in_width; /* <= REDS_CONV_PATCH_MAX (packed_bytes) */
+    const int32_t ks = packed_stride(k);
     int8_t *pack = wpack;
     int32_t chunk = out_width;
     if (need > REDS_CONV_WPACK_MAX && scratch != NULL && scratch_size >= need) {
       pack = scratch;
     } else {
-      const int32_t cap = REDS_CONV_WPACK_MAX / k; /* >= 4 */
+      const int32_t cap = REDS_CONV_WPACK_MAX / ks; /* >= 4 */
       if (out_width > cap) chunk = cap & ~3;
     }
     for (int32_t o0 = 0; o0 < out_width;) {
       const int32_t o1 = out_width - o0 <= chunk ? out_width : o0 + chunk;
-      for (int32_t o = o0; o < o1; ++o)
+      for (int32_t o = o0; o < o1; ++o) {
+        int8_t *row = pack + (size_t)(o - o0) * ks;
         for (int32_t t = 0; t < taps; ++t)
-          reds_copy_s8(pack + ((size_t)(o - o0) * taps + t) * in_width,
-                       weights + o * w_out_stride + (size_t)t * d->in_c, in_width);
-      const conv_rows part = {pack, o0, o1};
+          reds_copy_s8(row + (size_t)t * in_width, weights + o * w_out_stride + (size_t)t * d->in_c, in_width);
+        for (int32_t i = k; i < ks; ++i) row[i] = 0;
+      }
+      const conv_rows part = {pack, ks, o0, o1};
       conv_patch_s8(d, rq, input, &part, bias, output, out_width, in_width);
       o0 = o1;
     }
