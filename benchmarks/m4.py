@@ -10,10 +10,13 @@ inputs are seeded random int8.
 
 Three width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
 top-level "models" key), `min_fraction=0.25` (every group keeps at least a quarter of its channels) and
-`min_fraction=0.25` with `output_cost=C` (budgets in MACs + C per output element, WidthGraph.cost), the last two
-under "variants". C is calibrated here: a least-squares fit of every op's count over the first two variants,
-instructions = a·MACs + b·outputs + c·output pixels, gives C = round(b / a) for the DSP path ("cost_model" key).
-The proportional-cost target is checked for every variant.
+`min_fraction=0.25` with `output_cost=C` (budgets in MACs + C per output element), and `min_fraction=0.25` with
+the DSP cost profile (`cost_profile`: budgets in predicted DSP instructions), the others under "variants".
+C is calibrated here: a least-squares fit of every op's count over the first two variants, instructions =
+a·MACs + b·outputs + c·output pixels, gives C = round(b / a) for the DSP path ("cost_model" key). The cost
+profiles (the same form per layer kind: FC, 1x1 conv, KxK conv, depthwise) are fitted on the same counts and
+written to python/reds_tflm/profiles/cortex-m4-{dsp,portable}.json ("cost_profiles" key; --no-profiles keeps the
+files). The proportional-cost target is checked for every variant.
 
 Writes benchmarks/results/m4.json, benchmarks/results/m4.png and the table between the M4 markers of
 benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR] [--seed N] [--no-readme]
@@ -45,9 +48,13 @@ from reds_tflm.options import REDS_CONV, REDS_FC, decode  # noqa: E402
 BUDGETS = [1.0, 0.75, 0.5, 0.25]
 PATHS = ("portable", "dsp")
 SEED = 0
-# Width variants: name -> (min_fraction, output cost; None = calibrated from the fit of the variants before it).
+# Width variants: name -> (min_fraction, output cost or None = calibrated from the fit of the variants before it,
+# cost profile or None; "fitted" = the DSP profile fitted on the first two variants).
 # The first is the default and fills the top-level keys.
-VARIANTS = {"default": (0.0, 0.0), "min_fraction_0.25": (0.25, 0.0), "min_fraction_0.25_output_cost": (0.25, None)}
+VARIANTS = {"default": (0.0, 0.0, None), "min_fraction_0.25": (0.25, 0.0, None),
+            "min_fraction_0.25_output_cost": (0.25, None, None),
+            "min_fraction_0.25_cost_profile": (0.25, 0.0, "fitted")}
+PROFILE_DIR = ROOT / "python" / "reds_tflm" / "profiles"
 
 
 def keras_models(seed: int = SEED) -> dict:
@@ -174,12 +181,13 @@ def run_bench(header: Path, build: Path, arch: str, opt: str = "-O2") -> tuple[d
 
 
 def measure_model(model, name: str, min_fraction: float, build: Path, result: dict, seed: int,
-                  output_cost: float = 0.0) -> dict:
-    """Convert one int8 model at BUDGETS with `min_fraction` (and `output_cost`) and count the instructions of
-    its REDS ops."""
+                  output_cost: float = 0.0, profile=None) -> dict:
+    """Convert one int8 model at BUDGETS with `min_fraction` (and `output_cost` or a cost profile) and count the
+    instructions of its REDS ops."""
     from reds_tflm.convert import convert_model
     from reds_tflm.materialize import materialize
-    conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name, output_cost=output_cost)
+    conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name, output_cost=output_cost,
+                         cost_profile=profile)
     reds_bytes = tio.serialize_model(conv.model)
     cases = reds_cases(conv.model, np.random.default_rng(seed))  # same input data for every variant
     header = m4gen.write_cases_header(cases, build / f"{name}.h")
@@ -194,10 +202,13 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
              "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
              "instructions": {},
              "conv_scratch_bytes": max([conv_scratch(c, widths[c.name]) for c in cases] + [0]),
-             "ops": [{"name": c.name, "op": c.op, "macs": c.macs,
+             "ops": [{"name": c.name, "op": c.op, "kind": op_kind(c), "macs": c.macs,
                       "out_widths": list(widths[c.name].out_widths), "in_widths": list(widths[c.name].in_widths),
                       "pixels": int(c.out_hwc[0] * c.out_hwc[1]),
                       "instructions": {}} for c in cases]}
+    if profile is not None:  # what the search budgeted: predicted instructions over the full network's
+        entry["predicted_time"] = [round(profile.instructions(conv.graph, w) / profile.instructions(conv.graph), 4)
+                                   for w in conv.widths]
     for arch in PATHS:
         res, code = run_bench(header, build / name, arch)
         result["set_budget_instructions"][arch] = res["set_budget"]
@@ -209,6 +220,35 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
         entry["instructions"][arch] = [sum(op["instructions"][arch][k] for op in entry["ops"])
                                        for k in range(len(BUDGETS))]
     return entry
+
+
+def op_kind(case) -> str:
+    """The cost profile's layer kind (reds_tflm.cost_profile.KINDS) of a REDS op."""
+    if case.op == REDS_FC:
+        return "fc"
+    if case.op == REDS_CONV:
+        return "conv1x1" if tuple(case.kernel) == (1, 1) else "conv"
+    return "dwconv"
+
+
+def fit_profiles(model_sets: list[dict]) -> dict:
+    """Per-kind cost profiles (reds_tflm.cost_profile.fit_profile) of both paths from every op and budget."""
+    from reds_tflm.cost_profile import fit_profile
+    out = {}
+    for path in PATHS:
+        rows = [(op["kind"], macs, op["pixels"] * op["out_widths"][k], op["pixels"], op["instructions"][path][k])
+                for ms in model_sets for m in ms.values() for op in m["ops"] for k, macs in enumerate(op["macs"])]
+        out[path] = fit_profile(rows, f"cortex-m4-{path}",
+                                f"benchmarks/m4.py: {len(rows)} op counts ({path} kernels, arm-none-eabi-gcc -O2, "
+                                "QEMU mps2-an386 -icount shift=0) of the default and min_fraction_0.25 widths")
+    return out
+
+
+def write_profiles(profiles: dict, directory: Path = PROFILE_DIR) -> None:
+    from reds_tflm.tflite_io import write_bytes_atomic
+    directory.mkdir(parents=True, exist_ok=True)
+    for prof in profiles.values():
+        write_bytes_atomic(directory / f"{prof.name}.json", (json.dumps(prof.to_json(), indent=1) + "\n").encode())
 
 
 def conv_scratch(case, opts) -> int:
@@ -246,23 +286,32 @@ def fit_cost_model(model_sets: list[dict]) -> dict:
     return out
 
 
-def measure(build: Path, seed: int = SEED) -> dict:
+def measure(build: Path, seed: int = SEED, write_profile_files: bool = True) -> dict:
     result: dict = {"target": "QEMU mps2-an386 Cortex-M4F, -icount shift=0, arm-none-eabi-gcc -O2",
                     "seed": seed, "budgets": BUDGETS, "min_fraction": VARIANTS["default"][0],
                     "set_budget_instructions": {}, "code_flash_bytes": {}, "models": {},
                     "variants": {v: {"min_fraction": f, "output_cost": c, "models": {}}
-                                 for v, (f, c) in VARIANTS.items() if v != "default"}}
+                                 for v, (f, c, _) in VARIANTS.items() if v != "default"}}
     models = {name: tio.parse_model(int8_tflite(km), name) for name, km in keras_models(seed).items()}
-    for variant, (frac, cost) in VARIANTS.items():
+    profiles: dict = {}
+    for variant, (frac, cost, prof) in VARIANTS.items():
         target = result["models"] if variant == "default" else result["variants"][variant]["models"]
+        measured = [result["models"]] + [v["models"] for v in result["variants"].values() if v["models"]]
         if cost is None:  # calibrated on the variants measured so far (DSP path)
-            result["cost_model"] = fit_cost_model([result["models"]] + [v["models"] for v in
-                                                                       result["variants"].values() if v["models"]])
+            result["cost_model"] = fit_cost_model(measured)
             cost = float(round(result["cost_model"]["dsp"]["output_cost_macs"]))
             result["variants"][variant]["output_cost"] = cost
+        if prof is not None and not profiles:  # fitted on the variants measured so far (not those priced by C)
+            profiles = fit_profiles(measured[:2])
+            result["cost_profiles"] = {p: v.to_json() for p, v in profiles.items()}
+            if write_profile_files:
+                write_profiles(profiles)
+        if prof is not None:
+            result["variants"][variant]["cost_profile"] = profiles["dsp"].name
         for i, (name, model) in enumerate(models.items()):
             try:
-                target[name] = measure_model(model, name, frac, build / variant, result, seed + i, cost)
+                target[name] = measure_model(model, name, frac, build / variant, result, seed + i, cost,
+                                             profiles["dsp"] if prof is not None else None)
             except BudgetError as exc:  # e.g. the fixed per-output cost of a tiny model exceeds 25 % of its cost
                 result["variants"][variant].setdefault("infeasible", {})[name] = str(exc)
     return result
@@ -295,16 +344,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--seed", type=int, default=SEED, help="Keras initialisers and op inputs")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite the README section")
+    ap.add_argument("--no-profiles", action="store_true",
+                    help="do not rewrite the bundled cost profiles (python/reds_tflm/profiles/)")
     args = ap.parse_args(argv)
     missing = m4run.missing_tools()
     if missing:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="reds-m4-") as tmp:
-        result = measure(Path(tmp), args.seed)
+        result = measure(Path(tmp), args.seed, not args.no_profiles)
     result["checks"] = checks(result)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "m4.json").write_text(json.dumps(result, indent=1) + "\n")
+    from reds_tflm.tflite_io import write_bytes_atomic
+    write_bytes_atomic(args.out / "m4.json", (json.dumps(result, indent=1) + "\n").encode())
     import m4report
     m4report.plot(result, args.out / "m4.png")
     if not args.no_readme:

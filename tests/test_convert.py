@@ -8,6 +8,7 @@ import pytest
 import models
 from reds_tflm import tflite_io as tio
 from reds_tflm.convert import convert_model
+from reds_tflm.cost_profile import mac_profile
 from reds_tflm.graph_tflite import graph_from_tflite
 from reds_tflm.materialize import materialize
 from reds_tflm.permute import permute_tflite
@@ -136,17 +137,17 @@ def test_minimum_fraction_keeps_a_share_of_every_group():
 
 @pytest.mark.parametrize("name", ["ds_cnn", "cnn_flatten", "residual"])
 def test_output_cost_terms_are_the_graph_cost(name):
-    """The knapsack's separable terms reproduce WidthGraph.cost (MACs + c * outputs) at random widths."""
+    """The knapsack's separable terms reproduce MACs + c * outputs at random widths."""
     graph = graph_from_tflite(tio.parse_model(models.tflite_model(name, "int8")))
     rng = np.random.default_rng(0)
     for c in (0.0, 12.0):
-        const, unary, pair = graph.cost_terms(c)
+        const, unary, pair = mac_profile(c).terms(graph)
         for _ in range(5):
             w = [g.size if g.fixed else int(rng.integers(1, g.size + 1)) for g in graph.groups]
             value = const + sum(u * w[g] for g, u in unary.items()) + sum(p * w[a] * w[b] for (a, b), p in pair.items())
-            assert value == pytest.approx(graph.cost(w, c), rel=1e-12)
             outputs = sum(l.positions * w[l.out_group] for l in graph.layers)
-            assert graph.cost(w, c) == pytest.approx(graph.macs(w) + c * outputs, rel=1e-12)
+            assert value == pytest.approx(graph.macs(w) + c * outputs, rel=1e-12)
+            assert mac_profile(c).instructions(graph, w) == pytest.approx(value, rel=1e-12)
 
 
 def test_output_cost_budgets_the_cost_not_the_macs():
@@ -157,11 +158,12 @@ def test_output_cost_budgets_the_cost_not_the_macs():
     plain = convert_model(model, budgets=fr)
     costed = convert_model(model, budgets=fr, output_cost=12.0)
     g = costed.graph
+    cost = mac_profile(12.0)
     for f, w, row in zip(fr, costed.widths, costed.table):
-        assert g.cost(w, 12.0) <= f * g.cost(None, 12.0) + 1e-6
+        assert cost.instructions(g, w) <= f * cost.instructions(g) + 1e-6
         assert row["macs"] == pytest.approx(g.macs(w))
     assert costed.widths != plain.widths
-    assert g.cost(plain.widths[-1], 12.0) > 0.25 * g.cost(None, 12.0)  # MAC budgets overspend the real cost
+    assert cost.instructions(g, plain.widths[-1]) > 0.25 * cost.instructions(g)  # MAC budgets overspend the cost
     with pytest.raises(Exception, match="output cost"):
         convert_model(model, budgets=fr, output_cost=-1.0)
     with pytest.raises(Exception, match="exclude each other"):

@@ -22,8 +22,8 @@ def _same(kg, tg) -> None:
     assert kg.sizes == tg.sizes
     assert [g.fixed for g in kg.groups] == [g.fixed for g in tg.groups]
     assert kg.macs() == tg.macs() and kg.params() == tg.params()
-    const_k, unary_k, pair_k = kg.cost_terms()
-    const_t, unary_t, pair_t = tg.cost_terms()
+    const_k, unary_k, pair_k = kg.mac_terms()
+    const_t, unary_t, pair_t = tg.mac_terms()
     assert (const_k, unary_k, pair_k) == (const_t, unary_t, pair_t)
     assert [(l.kind, l.kernel, l.in_repeat, l.positions) for l in kg.layers] == \
         [(l.kind, l.kernel, l.in_repeat, l.positions) for l in tg.layers]

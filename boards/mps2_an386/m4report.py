@@ -48,7 +48,10 @@ def table(r: dict) -> str:
              "`min_fraction_0.25` is `convert_model(..., min_fraction=0.25)` (CLI `--min-fraction 0.25`: every "
              "group keeps at least a quarter of its channels); `min_fraction_0.25_output_cost` adds "
              f"`output_cost={oc:g}` (CLI `--output-cost {oc:g}`): budgets count MACs + {oc:g} MAC-equivalents "
-             "per output element, the per-output price the fit below measures, so that a budget buys run time.", "",
+             "per output element, the per-output price the fit below measures, so that a budget buys run time; "
+             "`min_fraction_0.25_cost_profile` budgets the DSP cost profile's predicted instructions instead "
+             "(`convert --cost-profile cortex-m4-dsp`; the profile, per layer kind, is fitted here and bundled, "
+             "table below).", "",
              "MAC frac = MACs(b)/MACs(0); DSP time = DSP instructions(b)/instructions(0) (what the budget buys). "
              "arena B: TFLM's arena for the full-width model; conv scratch B: the largest working memory a "
              "REDS_Conv requests on top (packed weights of a narrow slice; TFLM places it in the arena).", "",
@@ -78,6 +81,25 @@ def table(r: dict) -> str:
         for p, f in cm.items():
             lines.append(f"| {p} | {f['per_mac']} | {f['per_output']} | {f['per_pixel']} | {f['output_cost_macs']} | "
                          f"{f['median_abs_error_pct']} % |")
+    cps = r.get("cost_profiles")
+    if cps:
+        lines += ["", "Cost profiles (per layer kind, instructions = per_mac·MACs + per_output·output elements + "
+                  "per_pixel·output pixels; least squares in relative error, non-negative, over the same ops and "
+                  "budgets; written to `python/reds_tflm/profiles/`):", "",
+                  "| path | kind | per MAC | per output | per pixel |", "|---|---|---|---|---|"]
+        for p, prof in cps.items():
+            for kind, c in prof["kinds"].items():
+                lines.append(f"| {p} | {kind} | {c['per_mac']:.3f} | {c['per_output']:.2f} | {c['per_pixel']:.1f} |")
+        for vname, v in r.get("variants", {}).items():
+            for name, m in v.get("models", {}).items():
+                if "predicted_time" in m:
+                    t = [c / m["instructions"]["dsp"][0] for c in m["instructions"]["dsp"]]
+                    lines.append("" if name == next(iter(v["models"])) else None)
+                    lines.append(f"- `{vname}`, {name}: DSP time predicted "
+                                 f"{' / '.join(f'{x:.3f}' for x in m['predicted_time'][1:])}, measured "
+                                 f"{' / '.join(f'{x:.3f}' for x in t[1:])} (budgets "
+                                 f"{' / '.join(f'{b:g}' for b in r['budgets'][1:])})")
+        lines = [x for x in lines if x is not None]
     chk = r.get("checks")
     if chk:
         lines += ["", "Targets: `reds_set_budget` <= 50 instructions: "
@@ -127,7 +149,8 @@ def update_readme(r: dict, path: Path) -> None:
         text = head + section + rest.split(END, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    from reds_tflm.tflite_io import write_bytes_atomic
+    write_bytes_atomic(path, text.encode())
 
 
 def plot(r: dict, path: Path) -> None:

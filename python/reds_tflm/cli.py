@@ -37,7 +37,8 @@ def cmd_convert(a: argparse.Namespace) -> int:
         budgets = budgets or fractions
     res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
                         min_width=a.min_width, min_fraction=a.min_fraction, mode=a.mode,
-                        method=a.method, name=str(src), output_cost=a.output_cost)
+                        method=a.method, name=str(src), output_cost=a.output_cost,
+                        cost_profile=a.cost_profile)
     dst = _out_path(src, a.output, ".reds.tflite")
     data = tio.save_model(res.model, dst)
     print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--output-cost", type=float, default=0.0,
                    help="budget MACs + this many MAC-equivalents per output element (about 20 for the Cortex-M4 "
                         "DSP kernels), so that budgets buy run time; default 0 = MACs only")
+    c.add_argument("--cost-profile", metavar="NAME|FILE",
+                   help="budgets in a target's predicted instructions instead of MACs: a bundled profile "
+                        "(cortex-m4-dsp, cortex-m4-portable; fitted by benchmarks/m4.py) or a JSON file of that form")
     c.add_argument("--mode", default="top-down", choices=["top-down", "bottom-up"])
     c.add_argument("--method", default="auto", help="width search: auto (Lagrangian DP), milp, exhaustive")
     c.set_defaults(func=cmd_convert)

@@ -15,6 +15,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import tflite_io as tio
+from .cost_profile import CostProfile, resolve
 from .errors import BudgetError, UnsupportedModelError, WidthsError
 from .graph import WidthGraph
 from .graph_tflite import graph_from_tflite
@@ -44,10 +45,10 @@ def min_widths(graph: WidthGraph, min_width: int = 1, min_fraction: float = 0.0)
 
 
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
-                  min_fraction: float = 0.0, output_cost: float = 0.0) -> WidthProblem:
-    """The knapsack of one graph: sorted scores per group, fixed groups pinned, cost from the graph's cost model
-    (MACs, plus `output_cost` per output element)."""
-    const, unary, pair = graph.cost_terms(output_cost)
+                  min_fraction: float = 0.0, cost: CostProfile | None = None) -> WidthProblem:
+    """The knapsack of one graph: sorted scores per group, fixed groups pinned, cost from a cost profile (MACs when
+    None)."""
+    const, unary, pair = resolve(0.0, cost).terms(graph)
     mins = min_widths(graph, min_width, min_fraction)
     sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
@@ -65,11 +66,12 @@ def parse_budgets(text: str) -> list[float]:
 
 
 def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Sequence[float] | None,
-                 output_cost: float = 0.0) -> list[float]:
-    """Budgets in the search's cost units (MACs when output_cost is 0)."""
-    full = graph.cost(None, output_cost)
-    if macs is not None and output_cost:
-        raise BudgetError("absolute MAC budgets and an output cost exclude each other: give budget fractions")
+                 cost: CostProfile | None = None) -> list[float]:
+    """Budgets in the search's cost units (MACs without a cost profile)."""
+    full = resolve(0.0, cost).instructions(graph)
+    if macs is not None and cost is not None:
+        raise BudgetError("absolute MAC budgets and an output cost or cost profile exclude each other: give budget "
+                          "fractions")
     if macs is not None:
         bs = [float(m) for m in macs]
         what = "MACs budget"
@@ -123,13 +125,15 @@ def _check_nested(graph: WidthGraph, widths: list[list[int]], where: str) -> Non
 def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, macs: Sequence[float] | None = None,
                   widths: list[list[int]] | None = None, importance: str = "l1", min_width: int = 1,
                   min_fraction: float = 0.0, mode: str = "top-down", method: str = "auto",
-                  name: str = "model", output_cost: float = 0.0) -> ConvertResult:
+                  name: str = "model", output_cost: float = 0.0,
+                  cost_profile: str | CostProfile | None = None) -> ConvertResult:
     """Convert a (copied) model. With `widths` given, the channel order is kept (training already ordered it).
 
-    `output_cost` > 0 budgets by MACs + output_cost per output element (WidthGraph.cost) instead of MACs alone:
-    the fractions then buy run time on kernels with a per-output price; the table still reports true MACs."""
-    if not 0 <= output_cost < 1e6:
-        raise BudgetError(f"output cost {output_cost} must be in [0, 1e6)")
+    Budget fractions count MACs, or with a `cost_profile` (bundled name such as "cortex-m4-dsp", JSON path, or
+    CostProfile) the target's predicted instructions, or with `output_cost` > 0 MACs + output_cost per output
+    element: then the fractions buy run time on kernels with per-output and per-pixel prices. The table reports
+    true MACs either way."""
+    cost = None if cost_profile is None and not output_cost else resolve(output_cost, cost_profile)
     model = copy.deepcopy(model)
     for i, op in enumerate(model.subgraphs[0].operators or []):
         if tio.op_name(model, op).startswith("CUSTOM:REDS_"):
@@ -142,16 +146,16 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
         perms = {g.id: order_by_score(scores[g.id]) for g in graph.groups if not g.fixed}
         permute_tflite(model, graph, perms)
         problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width,
-                                min_fraction, output_cost)
-        bmacs = _budget_macs(graph, budgets, macs, output_cost)
+                                min_fraction, cost)
+        bmacs = _budget_macs(graph, budgets, macs, cost)
         try:
             sols = select_nested(problem, bmacs, mode=mode, method=method)
         except BudgetError as exc:
-            if not output_cost:
+            if cost is None:
                 raise
-            raise BudgetError(f"{exc} [cost units: MACs + {output_cost:g} per output element]") from None
+            raise BudgetError(f"{exc} [cost units: {cost.name}]") from None
         widths = [list(map(int, s.widths)) for s in sols]
-        full = graph.cost(None, output_cost)
+        full = resolve(0.0, cost).instructions(graph)
         fractions = [b / full for b in bmacs]
     else:
         widths = [graph.check_widths(w, f"widths[{k}]") for k, w in enumerate(widths)]

@@ -116,38 +116,31 @@ class WidthGraph:
         w = self.sizes if widths is None else widths
         return float(sum(l.macs(w[l.out_group], w[l.in_group]) for l in self.layers))
 
-    def cost(self, widths: Sequence[float] | None = None, output_cost: float = 0.0) -> float:
-        """The width search's cost: MACs + `output_cost` MAC-equivalents per output element computed.
-
-        Kernels pay a fixed price per output element (requantisation, clamp, store: about 20-25 instructions on a
-        Cortex-M4, 10-15 MACs of the SIMD inner loop) whatever the input width, so MACs alone make a layer that
-        reads 1 of 32 channels look 32 times cheaper than it runs. output_cost = 0 is the published MAC budget."""
-        w = self.sizes if widths is None else widths
-        extra = sum(l.outputs(w[l.out_group]) for l in self.layers) if output_cost else 0.0
-        return self.macs(w) + float(output_cost) * float(extra)
-
     def params(self, widths: Sequence[float] | None = None) -> float:
         w = self.sizes if widths is None else widths
         return float(sum(l.params(w[l.out_group], w[l.in_group]) for l in self.layers))
 
-    def cost_terms(self, output_cost: float = 0.0) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
-        """`cost` (MACs, plus `output_cost` per output element) as const + Σ u_g·w_g + Σ p_ab·w_a·w_b, with fixed
-        groups folded into the constants."""
+    def weighted_terms(self, weights: Sequence[tuple[float, float, float]]
+                       ) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
+        """Σ over layers of (m·MACs + o·output elements + k) for per-layer weights (m, o, k), as const + Σ u_g·w_g
+        + Σ p_ab·w_a·w_b with fixed groups folded into the constants: the knapsack's cost form (MACs alone for
+        weights (1, 0, 0); cost_profile.CostProfile.terms prices a target's instructions)."""
+        if len(weights) != len(self.layers):
+            raise ValueError(f"{len(weights)} cost weights for {len(self.layers)} layers")
         const, unary, pair = 0.0, {}, {}
         fixed = {g.id: g.size for g in self.groups if g.fixed}
-        if output_cost < 0:
-            raise ValueError(f"output cost {output_cost} must be >= 0")
-        for l in self.layers:
-            if output_cost:
-                per_out = float(output_cost) * l.positions
+        for l, (per_mac, per_out, per_layer) in zip(self.layers, weights):
+            const += float(per_layer)
+            if per_out:
+                coef_out = float(per_out) * l.positions
                 if l.out_group in fixed:
-                    const += per_out * fixed[l.out_group]
+                    const += coef_out * fixed[l.out_group]
                 else:
-                    unary[l.out_group] = unary.get(l.out_group, 0.0) + per_out
+                    unary[l.out_group] = unary.get(l.out_group, 0.0) + coef_out
             if l.kind == DWCONV:
-                coef, gs = float(l.positions * l.kernel), [l.out_group]
+                coef, gs = float(per_mac) * l.positions * l.kernel, [l.out_group]
             else:
-                coef, gs = float(l.positions * l.kernel * l.in_repeat), [l.out_group, l.in_group]
+                coef, gs = float(per_mac) * l.positions * l.kernel * l.in_repeat, [l.out_group, l.in_group]
             free = []
             for g in gs:
                 if g in fixed:
@@ -162,6 +155,10 @@ class WidthGraph:
                 key = (min(free), max(free))
                 pair[key] = pair.get(key, 0.0) + coef
         return const, unary, pair
+
+    def mac_terms(self) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
+        """The MACs as knapsack terms."""
+        return self.weighted_terms([(1.0, 0.0, 0.0)] * len(self.layers))
 
     def layers_of_group(self, gid: int) -> list[Layer]:
         return [l for l in self.layers if gid in (l.out_group, l.in_group)]

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..cost_profile import CostProfile, resolve
 from ..errors import BudgetError
 from ..graph import WidthGraph
 from ..widths import LinearConstraint, Solution, WidthProblem, select_nested, solve
@@ -22,12 +23,14 @@ SCALES = ("global", "group")
 
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
                   constraints: Sequence[LinearConstraint] = (), scale: str = "global",
-                  min_fraction: float = 0.0, output_cost: float = 0.0) -> WidthProblem:
+                  min_fraction: float = 0.0, output_cost: float = 0.0,
+                  cost_profile: str | CostProfile | None = None) -> WidthProblem:
     """scale "global": one constant for all groups (scores compare across groups as estimated loss changes);
-    "group": every group scaled to mean 1 (only the ranking inside a group matters, MACs decide between groups)."""
+    "group": every group scaled to mean 1 (only the ranking inside a group matters, MACs decide between groups).
+    The cost is MACs (+ output_cost per output element), or a target's predicted instructions (cost_profile)."""
     if scale not in SCALES:
         raise BudgetError(f"unknown score scale {scale!r}; choose one of {', '.join(SCALES)}")
-    const, unary, pair = graph.cost_terms(output_cost)
+    const, unary, pair = resolve(output_cost, cost_profile).terms(graph)
     free = [np.maximum(np.asarray(scores[g.id], np.float64), 0.0) for g in graph.groups if not g.fixed]
     glob = float(np.mean(np.concatenate(free))) if free else 1.0
 
@@ -79,26 +82,28 @@ def peak_activation_bytes(graph: WidthGraph, widths: Sequence[int], bytes_per_el
 def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Sequence[float],
                   mode: str = "top-down", method: str = "auto", min_width: int = 1,
                   memory_limits: Sequence[float | None] | None = None, scale: str = "global",
-                  min_fraction: float = 0.0, output_cost: float = 0.0) -> list[list[int]]:
+                  min_fraction: float = 0.0, output_cost: float = 0.0,
+                  cost_profile: str | CostProfile | None = None) -> list[list[int]]:
     """Nested widths (budget 0 = fraction 1 = the full network) for fractions of the cost (MACs, plus
-    `output_cost` per output element: WidthGraph.cost), optional memory limits."""
+    `output_cost` per output element, or a cost profile's predicted instructions), optional memory limits."""
     fr = [float(f) for f in fractions]
     if not fr or abs(fr[0] - 1.0) > 1e-9:
         raise BudgetError(f"budgets {fr}: the first budget must be 1 (the full network)")
     if any(b >= a for a, b in zip(fr, fr[1:])) or fr[-1] <= 0:
         raise BudgetError(f"budgets {fr}: fractions must decrease strictly and stay above 0")
-    full = graph.cost(None, output_cost)
+    cost = resolve(output_cost, cost_profile)
+    full = cost.instructions(graph)
     budgets = [f * full for f in fr]
     if not memory_limits or all(m is None for m in memory_limits):
         problem = width_problem(graph, scores, min_width, scale=scale, min_fraction=min_fraction,
-                                output_cost=output_cost)
+                                cost_profile=cost)
         sols = select_nested(problem, budgets, mode=mode, method=method)
         return [list(map(int, s.widths)) for s in sols]
     if len(memory_limits) != len(fr):
         raise BudgetError(f"{len(memory_limits)} memory limits for {len(fr)} budgets")
     problems = [width_problem(graph, scores, min_width,
                               memory_constraints(graph, m) if m is not None else (), scale, min_fraction,
-                              output_cost)
+                              cost_profile=cost)
                 for m in memory_limits]
     out: list[Solution | None] = [None] * len(fr)
     lo = np.array(problems[0].min_widths)

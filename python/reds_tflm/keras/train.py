@@ -59,6 +59,7 @@ class TrainConfig:
     min_fraction: float = 0.0  # every narrowable group keeps at least this fraction of its units
     output_cost: float = 0.0  # budgets in MACs + this many MAC-equivalents per output element (0: MACs only)
     memory_limits: tuple[float | None, ...] | None = None  # peak activation bytes per budget (None: no limit)
+    cost_profile: str | None = None  # e.g. "cortex-m4-dsp": budgets in the target's predicted instructions
     seed: int = 0
     progress: bool = True
 
@@ -225,7 +226,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
                             "the width graph")
         widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
                                cfg.min_width, cfg.memory_limits, cfg.score_scale, cfg.min_fraction,
-                               cfg.output_cost)
+                               cfg.output_cost, cfg.cost_profile)
         if widths[0] != graph.sizes:
             raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
         state.update(phase="joint", epoch=0, widths=widths,
