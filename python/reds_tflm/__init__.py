@@ -7,6 +7,7 @@ The public API is re-exported here and nowhere else. Nothing here imports Tensor
 from typing import Any
 
 from .convert import ConvertResult, convert_model
+from .cost_profile import CostProfile, KindCost, bundled_profiles, fit_profile, load_profile, mac_profile
 from .errors import (BudgetError, ModelFormatError, OptionsError, RedsError, UnsupportedModelError,
                      WidthsError)
 from .export_c import export_c
@@ -46,7 +47,7 @@ def graph_from_keras(*args: Any, **kwargs: Any) -> Any:
 
 __all__ = [
     "BudgetError", "ModelFormatError", "OptionsError", "RedsError", "UnsupportedModelError", "WidthsError",
-    "ChannelSlice", "ConvertResult", "Group", "Layer", "RedsOptions", "Solution", "WidthGraph", "WidthProblem",
-    "convert_model", "evaluate", "export_c", "graph_from_keras", "graph_from_tflite", "load_model", "materialize",
+    "ChannelSlice", "ConvertResult", "CostProfile", "Group", "KindCost", "Layer", "RedsOptions", "Solution",
+    "WidthGraph", "WidthProblem", "bundled_profiles", "convert_model", "fit_profile", "load_profile", "mac_profile", "evaluate", "export_c", "graph_from_keras", "graph_from_tflite", "load_model", "materialize",
     "parse_model", "run_model", "save_model", "select_nested", "serialize_model", "train", "__version__",
 ]
