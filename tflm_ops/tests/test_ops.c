@@ -145,6 +145,24 @@ static long g_pointwise_pairs;
 static long g_dw3x3_interior;
 /* Conv cases that ran the 1x1 loop for 1..3 active inputs with a bias (the DSP build's asm loop when fast). */
 static long g_pointwise_few;
+/* KxK cases of a packed narrow slice with an interior pixel (gather_slice_interior), those whose slice is one word
+ * copy per tap (at most 4 bytes, in_c >= 4), and those whose field is not a whole number of words (on the pair
+ * path the packed rows are padded to a word with zero weights). */
+static long g_slice_interior, g_slice_word, g_slice_padded;
+
+/* Some output pixel has every tap inside the input (pad_h/pad_w as reds_conv_geometry set them). */
+static int has_interior_pixel(const reds_conv_dims *d) {
+  int y = 0, x = 0;
+  for (int32_t oy = 0; oy < d->out_h; ++oy) {
+    const int32_t iy = oy * d->stride_h - d->pad_h;
+    y |= iy >= 0 && iy + (d->filter_h - 1) * d->dilation_h < d->in_h;
+  }
+  for (int32_t ox = 0; ox < d->out_w; ++ox) {
+    const int32_t ix = ox * d->stride_w - d->pad_w;
+    x |= ix >= 0 && ix + (d->filter_w - 1) * d->dilation_w < d->in_w;
+  }
+  return y && x;
+}
 
 static void conv_s8_case(int dw, int wide) {
   reds_conv_dims d;
@@ -185,6 +203,13 @@ static void conv_s8_case(int dw, int wide) {
   g_dw3x3_interior += dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
                       use_bias && iw >= 4 && d.in_h >= 3 && d.in_w >= 3;
   g_pointwise_few += !dw && d.filter_h == 1 && d.filter_w == 1 && iw < 4 && use_bias;
+  {
+    const int32_t taps = d.filter_h * d.filter_w, k = taps * iw;
+    const int packed = !dw && taps > 1 && iw < d.in_c && iw < 16 && ow >= 4 && k <= 256;
+    g_slice_interior += packed && has_interior_pixel(&d);
+    g_slice_word += packed && has_interior_pixel(&d) && iw <= 4 && d.in_c >= 4;
+    g_slice_padded += packed && k >= 8 && k <= 160 && (k & 3) != 0;
+  }
   free(scratch_mem);
   CHECK_EQ_INT(st, REDS_OK);
   /* Sliced copies and the reference on them. */
@@ -328,6 +353,9 @@ static void test_fc_f32_matches_sliced_reference(void) { for (int i = 0; i < REP
 static void test_conv_s8_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_s8_case(0, 0); }
 static void test_conv_s8_wide_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT / 3; ++i) conv_s8_case(0, 1);
+  CHECK(g_slice_interior > 10);
+  CHECK(g_slice_word > 3);
+  CHECK(g_slice_padded > 5);
 }
 static void test_conv_s8_pointwise_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT / 2; ++i) conv_s8_case(0, 2);
