@@ -43,12 +43,12 @@ class CostProfile:
     kinds: Mapping[str, KindCost]
     source: str = ""
 
-    def weights(self, graph: WidthGraph, scale: float = 1.0) -> list[tuple[float, float, float]]:
-        """Per-layer (per MAC, per output element, constant) instruction weights, times `scale`."""
+    def weights(self, graph: WidthGraph) -> list[tuple[float, float, float]]:
+        """Per-layer (per MAC, per output element, constant) instruction weights."""
         out = []
         for l in graph.layers:
             k = self.kinds[layer_kind(l)]
-            out.append((scale * k.per_mac, scale * k.per_output, scale * k.per_pixel * l.positions))
+            out.append((k.per_mac, k.per_output, k.per_pixel * l.positions))
         return out
 
     def instructions(self, graph: WidthGraph, widths: Sequence[int] | None = None) -> float:
@@ -63,11 +63,6 @@ class CostProfile:
     def terms(self, graph: WidthGraph) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
         """The prediction as the knapsack's cost terms (const, unary, pair)."""
         return graph.weighted_terms(self.weights(graph))
-
-    def excess(self, graph: WidthGraph, widths: Sequence[int]) -> float:
-        """Predicted instructions beyond the MAC-proportional share, as a fraction of the full network's."""
-        full = self.instructions(graph)
-        return (self.instructions(graph, widths) - full * graph.macs(widths) / graph.macs()) / full
 
     def to_json(self) -> dict:
         return {"name": self.name, "source": self.source, "model": "instructions = per_mac*MACs + "
@@ -152,6 +147,9 @@ def fit_profile(rows: Sequence[tuple[str, float, float, float, float]], name: st
 
     if not rows:
         raise RedsError(f"cost profile {name}: no measurements to fit")
+    bad = next((r for r in rows if not r[4] > 0 or r[0] not in KINDS), None)
+    if bad is not None:
+        raise RedsError(f"cost profile {name}: measurement {bad} needs a kind in {KINDS} and instructions > 0")
     every = fit(list(rows))
     kinds = {k: (fit(sel) if (sel := [r for r in rows if r[0] == k]) else every) for k in KINDS}
     return CostProfile(name, {k: v if v.per_mac > 0 else every for k, v in kinds.items()}, source)
