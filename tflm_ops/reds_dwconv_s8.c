@@ -41,6 +41,19 @@ REDS_NOINLINE static void dw3x3_interior_s8(const int8_t *in, const int8_t *w, c
 }
 #endif
 
+/* One channel's nine taps of a 3x3 kernel, all inside, dilation 1 (channels past the last group of four: a layer cut
+ * to 1..3 channels): unrolled, about 4 instructions per tap instead of the row and tap loops' 16. */
+static inline int32_t dw3x3_chan_s8(const int8_t *in, const int8_t *w, int32_t C, size_t in_row_step, int32_t off,
+                                    int32_t acc) {
+  uint32_t a = (uint32_t)acc;
+  for (int r = 0; r < 3; ++r, in += in_row_step, w += 3 * (size_t)C) {
+    a += (uint32_t)(((int32_t)in[0] + off) * (int32_t)w[0]);
+    a += (uint32_t)(((int32_t)in[C] + off) * (int32_t)w[C]);
+    a += (uint32_t)(((int32_t)in[2 * C] + off) * (int32_t)w[2 * C]);
+  }
+  return (int32_t)a;
+}
+
 REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                      const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
                                      int32_t in_width, int fast) {
@@ -120,9 +133,14 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
         for (int32_t ch = c_first > c4 ? c_first : c4; ch < out_width; ++ch) {
           int32_t acc = reds_bias_or_zero(bias, ch);
           const int8_t *in_r = in0 + ch, *w_r = w0 + ch;
-          for (int32_t fy = fy0; fy < py1; ++fy, in_r += in_row_step, w_r += w_row_step)
-            for (int32_t t = 0; t < ntaps_x; ++t)
-              acc = (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)in_r[t * in_tap_step] + off) * (int32_t)w_r[t * C]));
+          if (interior3x3 && py1 - fy0 == 3 && ntaps_x == 3) {
+            acc = dw3x3_chan_s8(in_r, w_r, C, in_row_step, off, acc);
+          } else {
+            for (int32_t fy = fy0; fy < py1; ++fy, in_r += in_row_step, w_r += w_row_step)
+              for (int32_t t = 0; t < ntaps_x; ++t)
+                acc = (int32_t)((uint32_t)acc +
+                                (uint32_t)(((int32_t)in_r[t * in_tap_step] + off) * (int32_t)w_r[t * C]));
+          }
           out_px[ch] = reds_requant_at(acc, &v, ch);
         }
         reds_fill_s8(out_px + out_width, zero, C - out_width);
