@@ -2,12 +2,17 @@
 """int8 accuracy of every budget against the number of calibration images, from trained REDS checkpoints.
 
     python benchmarks/int8_calibration.py CHECKPOINT_DIR [...] [--samples 200,1000,3000] [--calib-seed 0]
+                                          [--own-scales]
 
 A checkpoint directory is a finished training run's `checkpoint/` (its state.json holds the budgets and widths,
 model.weights.h5 the trained, permuted DS-CNN S). For each one and each sample count the float model is converted
 to int8 by the TFLite converter, calibrated on that many Fashion-MNIST training images (drawn with --calib-seed),
 converted into one REDS model with the run's widths, and every budget evaluated on all 10,000 test images (the
 host runner: REDS ops in the C core, builtins in TFLM). Writes benchmarks/results/int8_calibration.{json,md}.
+
+--own-scales also converts every budget's subnetwork on its own (sliced float model, its own activation scales from
+the same calibration images, evaluated in the tflite-micro interpreter): what scales fitted per budget could give,
+against the REDS model's scales shared by all budgets. Writes benchmarks/results/int8_own_scales.{json,md}.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from reds_tflm.errors import RedsError  # noqa: E402
 from reds_tflm.tflite_io import write_bytes_atomic  # noqa: E402
 
 
-def measure(ckpt: Path, samples: list[int], calib_seed: int, data) -> dict:
+def measure(ckpt: Path, samples: list[int], calib_seed: int, data, own_scales: bool = False) -> dict:
     from reds_tflm import tflite_io as tio
     from reds_tflm.convert import convert_model
     from reds_tflm.graph_tflite import graph_from_tflite
@@ -50,8 +55,16 @@ def measure(ckpt: Path, samples: list[int], calib_seed: int, data) -> dict:
         tw = ex.tflite_widths(graph, graph_from_tflite(plain, f"{ckpt} int8"), state["widths"])
         conv = convert_model(plain, budgets=state["budgets"], widths=tw, name=f"{ckpt} int8")
         accs, engine = ex.evaluate_int8(conv.model, len(tw), test.x, test.y, False)
-        rows.append({"samples": n, "accuracy_int8": [round(float(a), 4) for a in accs], "engine": engine})
+        row = {"samples": n, "accuracy_int8": [round(float(a), 4) for a in accs], "engine": engine}
         print(f"{ckpt}: {n:5d} calibration images: " + " / ".join(f"{100 * a:.2f}" for a in accs), flush=True)
+        if own_scales:
+            from reds_tflm.keras.slicing import narrow_model
+            own = [ex.tflm_accuracy(ex.int8_tflite(narrow_model(model, graph, w), train.x, samples=n, seed=calib_seed),
+                                    test.x, test.y) for w in state["widths"]]
+            row["accuracy_int8_own_scales"] = [round(float(a), 4) for a in own]
+            print(f"{ckpt}: {n:5d} images, own scales per budget: " + " / ".join(f"{100 * a:.2f}" for a in own),
+                  flush=True)
+        rows.append(row)
     return {"checkpoint": str(ckpt), "budgets": state["budgets"], "rows": rows}
 
 
@@ -60,6 +73,8 @@ def main() -> int:
     p.add_argument("checkpoints", nargs="+", type=Path)
     p.add_argument("--samples", default="200,1000,3000", help="calibration image counts (200: the export's default)")
     p.add_argument("--calib-seed", type=int, default=0, help="seed of the calibration images' draw")
+    p.add_argument("--own-scales", action="store_true",
+                   help="also convert each budget's subnetwork on its own (per-budget activation scales)")
     args = p.parse_args()
     try:
         samples = [int(s) for s in args.samples.split(",") if s.strip()]
@@ -73,22 +88,27 @@ def main() -> int:
         from reds_tflm.keras import example
         ea = example.complete_args(argparse.Namespace())
         data = example.load_data(ea, example.PRESETS["full"])
-        runs = [measure(c, samples, args.calib_seed, data) for c in args.checkpoints]
+        runs = [measure(c, samples, args.calib_seed, data, args.own_scales) for c in args.checkpoints]
     except RedsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    doc = {"benchmark": "int8_calibration", "calib_seed": args.calib_seed, "test_images": 10000,
+    stem = "int8_own_scales" if args.own_scales else "int8_calibration"
+    doc = {"benchmark": stem, "calib_seed": args.calib_seed, "test_images": 10000,
            "seconds": round(time.time() - t0, 1), "runs": runs}
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
-    lines = ["# int8 accuracy vs calibration images (`benchmarks/int8_calibration.py`)", "",
+    own = " and with each budget converted on its own (`--own-scales`)" if args.own_scales else ""
+    lines = [f"# int8 accuracy vs calibration images{own} (`benchmarks/int8_calibration.py`)", "",
              f"Calibration images drawn from the training set with seed {args.calib_seed}; all 10,000 test images.",
-             "", "| checkpoint | calibration images | int8 accuracy at 100 / 75 / 50 / 25 % MACs |", "|---|---|---|"]
+             "", "| checkpoint | calibration images | scales | int8 accuracy at 100 / 75 / 50 / 25 % MACs |",
+             "|---|---|---|---|"]
     for r in runs:
         for row in r["rows"]:
-            lines.append(f"| `{r['checkpoint']}` | {row['samples']} | "
-                         + " / ".join(f"{100 * a:.2f}" for a in row["accuracy_int8"]) + " |")
-    outputs = (("int8_calibration.json", json.dumps(doc, indent=1)), ("int8_calibration.md", "\n".join(lines) + "\n"))
+            for key, what in (("accuracy_int8", "shared (the REDS model)"), ("accuracy_int8_own_scales", "own")):
+                if key in row:
+                    lines.append(f"| `{r['checkpoint']}` | {row['samples']} | {what} | "
+                                 + " / ".join(f"{100 * a:.2f}" for a in row[key]) + " |")
+    outputs = ((f"{stem}.json", json.dumps(doc, indent=1)), (f"{stem}.md", "\n".join(lines) + "\n"))
     for name, text in outputs:
         write_bytes_atomic(res / name, text.encode())
     print("\n".join(lines))
