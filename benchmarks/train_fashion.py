@@ -88,7 +88,8 @@ def method_text(args: argparse.Namespace) -> str:
             f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, "
             f"{_joint_epochs(args)} joint epochs{_distillation(args)}"
             f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
-            f"{f', augmentation {args.augment}' if args.augment else ''}, {_pretrain_epochs(args)} pre-training epochs")
+            f"{f', augmentation {args.augment}' if args.augment else ''}, {_pretrain_epochs(args)} pre-training epochs"
+            f"{f', budgets in {args.cost_profile} predicted instructions' if args.cost_profile else ''}")
 
 
 def check_results_free(args: argparse.Namespace) -> None:
@@ -257,7 +258,8 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_pre{args.epochs}" if args.epochs is not None else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
-        (f"_{args.importance}" if args.importance != "l1" else "")
+        (f"_{args.importance}" if args.importance != "l1" else "") + \
+        (f"_cost-{Path(args.cost_profile).stem}" if args.cost_profile else "")
 
 
 def main() -> int:

@@ -40,6 +40,10 @@ def test_names_spell_out_joint_epochs_and_teacher(bench) -> None:
     old_defaults = _args("--teacher", "inplace", "--finetune-epochs", "16", "--seed", "1")
     assert bench.result_name(old_defaults) == "train_ds_cnn_s_min0.25_ft16_teacher-inplace_s1"
     assert bench.result_name(old_defaults) != bench.result_name(_args("--seed", "1"))
+    timed = _args("--cost-profile", "cortex-m4-dsp")
+    assert bench.result_name(timed) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_cost-cortex-m4-dsp"
+    assert "cortex-m4-dsp predicted instructions" in bench.method_text(timed)
+    assert "predicted instructions" not in bench.method_text(_args())
 
 
 def test_results_of_another_configuration_are_not_replaced(bench, tmp_path) -> None:

@@ -66,6 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", default="",
                    help="training-time augmentation, comma-separated: flip (left-right), shift (up to 2 pixels); "
                         "default none")
+    p.add_argument("--cost-profile", metavar="NAME|FILE", default=None,
+                   help="budgets in a target's predicted instructions instead of MACs (bundled: cortex-m4-dsp, "
+                        "cortex-m4-portable; or a JSON file of that form)")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -119,7 +122,8 @@ def run_example(args: argparse.Namespace) -> Any:
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
                       importance_batches=preset.importance_batches, distill=args.distill,
-                      alphas=args.alphas, teacher=args.teacher, augment=augment_kinds(args))
+                      alphas=args.alphas, teacher=args.teacher, augment=augment_kinds(args),
+                      cost_profile=args.cost_profile)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,
