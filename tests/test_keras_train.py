@@ -270,3 +270,18 @@ def test_pretrained_teacher_is_the_frozen_network_and_survives_a_resume(tmp_path
         train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
     with pytest.raises(RedsError, match="teacher='nobody'"):
         train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "teacher": "nobody"})
+
+
+def test_train_budgets_a_cost_profile() -> None:
+    """With TrainConfig.cost_profile the widths hold each budget in the profile's predicted instructions (not MACs),
+    and differ from the MAC budgets' where outputs are priced."""
+    from reds_tflm.cost_profile import CostProfile, KindCost
+    prof = CostProfile("outputs dear", {k: KindCost(1.0, 40.0, 0.0) for k in ("fc", "conv1x1", "conv", "dwconv")})
+    keras.utils.set_random_seed(0)
+    tr, va = _data(320, 0), _data(100, 1)
+    kw = dict(KW, pretrain_epochs=1, finetune_epochs=1)
+    timed = train(_mlp(), tr, va, budgets=(1, 0.5), cost_profile=prof, **kw)
+    assert prof.instructions(timed.graph, timed.widths[1]) <= 0.5 * prof.instructions(timed.graph) * (1 + 1e-9)
+    keras.utils.set_random_seed(0)
+    plain = train(_mlp(), tr, va, budgets=(1, 0.5), **kw)
+    assert prof.instructions(plain.graph, plain.widths[1]) > 0.5 * prof.instructions(plain.graph)
