@@ -8,7 +8,7 @@ and are excluded. Weights are untrained but seeded (keras.utils.set_random_seed(
 by weight magnitude, so the widths it picks, and hence the counts, depend on them; seeded runs are repeatable. Op
 inputs are seeded random int8.
 
-Three width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
+Four width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
 top-level "models" key), `min_fraction=0.25` (every group keeps at least a quarter of its channels) and
 `min_fraction=0.25` with `output_cost=C` (budgets in MACs + C per output element), and `min_fraction=0.25` with
 the DSP cost profile (`cost_profile`: budgets in predicted DSP instructions), the others under "variants".
@@ -19,7 +19,7 @@ written to python/reds_tflm/profiles/cortex-m4-{dsp,portable}.json ("cost_profil
 files). The proportional-cost target is checked for every variant.
 
 Writes benchmarks/results/m4.json, benchmarks/results/m4.png and the table between the M4 markers of
-benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR] [--seed N] [--no-readme]
+benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR] [--seed N] [--no-readme] [--no-profiles]
 """
 
 from __future__ import annotations
