@@ -91,15 +91,15 @@ def table(r: dict) -> str:
             for kind, c in prof["kinds"].items():
                 lines.append(f"| {p} | {kind} | {c['per_mac']:.3f} | {c['per_output']:.2f} | {c['per_pixel']:.1f} |")
         for vname, v in r.get("variants", {}).items():
-            for name, m in v.get("models", {}).items():
-                if "predicted_time" in m:
-                    t = [c / m["instructions"]["dsp"][0] for c in m["instructions"]["dsp"]]
-                    lines.append("" if name == next(iter(v["models"])) else None)
-                    lines.append(f"- `{vname}`, {name}: DSP time predicted "
-                                 f"{' / '.join(f'{x:.3f}' for x in m['predicted_time'][1:])}, measured "
-                                 f"{' / '.join(f'{x:.3f}' for x in t[1:])} (budgets "
-                                 f"{' / '.join(f'{b:g}' for b in r['budgets'][1:])})")
-        lines = [x for x in lines if x is not None]
+            timed = {name: m for name, m in v.get("models", {}).items() if "predicted_time" in m}
+            if timed:
+                lines.append("")
+            for name, m in timed.items():
+                t = [c / m["instructions"]["dsp"][0] for c in m["instructions"]["dsp"]]
+                lines.append(f"- `{vname}`, {name}: DSP time predicted "
+                             f"{' / '.join(f'{x:.3f}' for x in m['predicted_time'][1:])}, measured "
+                             f"{' / '.join(f'{x:.3f}' for x in t[1:])} (budgets "
+                             f"{' / '.join(f'{b:g}' for b in r['budgets'][1:])})")
     chk = r.get("checks")
     if chk:
         lines += ["", "Targets: `reds_set_budget` <= 50 instructions: "

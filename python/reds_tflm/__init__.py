@@ -48,6 +48,7 @@ def graph_from_keras(*args: Any, **kwargs: Any) -> Any:
 __all__ = [
     "BudgetError", "ModelFormatError", "OptionsError", "RedsError", "UnsupportedModelError", "WidthsError",
     "ChannelSlice", "ConvertResult", "CostProfile", "Group", "KindCost", "Layer", "RedsOptions", "Solution",
-    "WidthGraph", "WidthProblem", "bundled_profiles", "convert_model", "fit_profile", "load_profile", "mac_profile", "evaluate", "export_c", "graph_from_keras", "graph_from_tflite", "load_model", "materialize",
+    "WidthGraph", "WidthProblem", "bundled_profiles", "convert_model", "evaluate", "export_c", "fit_profile",
+    "graph_from_keras", "graph_from_tflite", "load_model", "load_profile", "mac_profile", "materialize",
     "parse_model", "run_model", "save_model", "select_nested", "serialize_model", "train", "__version__",
 ]

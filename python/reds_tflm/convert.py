@@ -15,7 +15,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import tflite_io as tio
-from .cost_profile import CostProfile, resolve
+from .cost_profile import CostProfile, mac_profile, resolve
 from .errors import BudgetError, UnsupportedModelError, WidthsError
 from .graph import WidthGraph
 from .graph_tflite import graph_from_tflite
@@ -48,7 +48,7 @@ def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: in
                   min_fraction: float = 0.0, cost: CostProfile | None = None) -> WidthProblem:
     """The knapsack of one graph: sorted scores per group, fixed groups pinned, cost from a cost profile (MACs when
     None)."""
-    const, unary, pair = resolve(0.0, cost).terms(graph)
+    const, unary, pair = (cost or mac_profile()).terms(graph)
     mins = min_widths(graph, min_width, min_fraction)
     sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
@@ -68,7 +68,7 @@ def parse_budgets(text: str) -> list[float]:
 def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Sequence[float] | None,
                  cost: CostProfile | None = None) -> list[float]:
     """Budgets in the search's cost units (MACs without a cost profile)."""
-    full = resolve(0.0, cost).instructions(graph)
+    full = (cost or mac_profile()).instructions(graph)
     if macs is not None and cost is not None:
         raise BudgetError("absolute MAC budgets and an output cost or cost profile exclude each other: give budget "
                           "fractions")
@@ -155,7 +155,7 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
                 raise
             raise BudgetError(f"{exc} [cost units: {cost.name}]") from None
         widths = [list(map(int, s.widths)) for s in sols]
-        full = resolve(0.0, cost).instructions(graph)
+        full = (cost or mac_profile()).instructions(graph)
         fractions = [b / full for b in bmacs]
     else:
         widths = [graph.check_widths(w, f"widths[{k}]") for k, w in enumerate(widths)]

@@ -53,12 +53,8 @@ class CostProfile:
 
     def instructions(self, graph: WidthGraph, widths: Sequence[int] | None = None) -> float:
         w = graph.sizes if widths is None else widths
-        total = 0.0
-        for l in graph.layers:
-            k = self.kinds[layer_kind(l)]
-            total += (k.per_mac * l.macs(w[l.out_group], w[l.in_group]) + k.per_output * l.outputs(w[l.out_group])
-                      + k.per_pixel * l.positions)
-        return total
+        return float(sum(m * l.macs(w[l.out_group], w[l.in_group]) + o * l.outputs(w[l.out_group]) + k
+                         for l, (m, o, k) in zip(graph.layers, self.weights(graph))))
 
     def terms(self, graph: WidthGraph) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
         """The prediction as the knapsack's cost terms (const, unary, pair)."""
