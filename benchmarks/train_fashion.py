@@ -228,9 +228,10 @@ def update_readme(res_dir: Path) -> None:
 def _distillation(args: argparse.Namespace) -> str:
     if not args.distill:
         return ""
+    temp = f" at temperature {args.distill_temperature:g}" if args.distill_temperature != 1 else ""
     if args.teacher == "inplace":
-        return f", in-place distillation {args.distill:g}"
-    return f", distillation {args.distill:g} from the frozen pre-trained network"
+        return f", in-place distillation {args.distill:g}{temp}"
+    return f", distillation {args.distill:g}{temp} from the frozen pre-trained network"
 
 
 def _preset(args: argparse.Namespace) -> example.Preset:
@@ -252,6 +253,7 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_lr{args.finetune_lr:g}" if args.finetune_lr is not None else "") + \
         f"_ft{_joint_epochs(args)}" + \
         (f"_distill{args.distill:g}" if args.distill != 0.5 else "") + \
+        (f"_T{args.distill_temperature:g}" if args.distill_temperature != 1 else "") + \
         (f"_{args.alphas}" if args.alphas != "sqrt-params" else "") + \
         f"_teacher-{args.teacher}" + \
         (f"_aug-{args.augment.replace(',', '-')}" if args.augment else "") + \

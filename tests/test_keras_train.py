@@ -230,22 +230,34 @@ def test_pretrained_teacher_is_the_frozen_network_and_survives_a_resume(tmp_path
     import tensorflow as tf
     x, y = _data(64, 3)
 
-    def one_step(distill, alpha, with_teacher):
+    def one_step(distill, alpha, with_teacher, temperature=1.0, teacher_seed=None):
         keras.utils.set_random_seed(0)
         m = _mlp()
         t = keras.models.clone_model(m)
         t.set_weights(m.get_weights())
+        if teacher_seed is not None:
+            rng = np.random.default_rng(teacher_seed)
+            t.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in t.get_weights()])
         g = graph_from_keras(m)
         step = joint_step(m, SlicedNet(m, g), [g.sizes], [alpha], m.trainable_variables, keras.optimizers.SGD(0.5),
-                          True, distill, t if with_teacher else None)
+                          True, distill, t if with_teacher else None, temperature)
         step(tf.constant(x), tf.constant(y))
         return [v.numpy() for v in m.trainable_variables]
 
-    # loss (1-d)·CE + d·CE(teacher = itself): the second term's gradient is zero, so it equals (1-d)·CE alone
+    # loss (1-d)·CE + d·CE(teacher = itself): the second term's gradient is zero, so it equals (1-d)·CE alone,
+    # at any temperature (softened or not, the target is the student's own distribution)
     half_labels = one_step(0.0, 0.5, False)
-    distilled = one_step(0.5, 1.0, True)
-    for a, b in zip(half_labels, distilled):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for temperature in (1.0, 4.0):
+        distilled = one_step(0.5, 1.0, True, temperature)
+        for a, b in zip(half_labels, distilled):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # toward another network, the temperature changes the step; T -> its own value 1 gives the published form
+    moved = {temp: one_step(1.0, 1.0, True, temp, teacher_seed=5) for temp in (1.0, 1.0 + 1e-6, 4.0)}
+    for a, b in zip(moved[1.0], moved[1.0 + 1e-6]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(moved[1.0], moved[4.0])) > 1e-3
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        one_step(0.5, 1.0, True, 0.0)
 
     tr, va = _data(320, 2), _data(100, 3)
     kw = {**KW, "distill": 0.5, "teacher": "pretrained"}

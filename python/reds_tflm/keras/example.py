@@ -60,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="distillation target: a frozen copy of the pre-trained network, for every subnetwork "
                         "including the full one (pretrained, default: measured best, docs/method.md), or the full "
                         "subnetwork of the same step, for the smaller ones (inplace)")
+    p.add_argument("--distill-temperature", type=float, default=1.0,
+                   help="softmax temperature T of the distillation term, scaled by T^2 (default 1, as published)")
     p.add_argument("--alphas", choices=("sqrt-params", "uniform"), default="sqrt-params",
                    help="weights of the subnetworks' losses in the joint step (default: sqrt of the parameter "
                         "fraction, as published)")
@@ -122,7 +124,8 @@ def run_example(args: argparse.Namespace) -> Any:
                       bn_epochs=preset.bn_epochs,
                       finetune_lr=args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr,
                       importance_batches=preset.importance_batches, distill=args.distill,
-                      alphas=args.alphas, teacher=args.teacher, augment=augment_kinds(args),
+                      alphas=args.alphas, teacher=args.teacher,
+                      distill_temperature=args.distill_temperature, augment=augment_kinds(args),
                       cost_profile=args.cost_profile)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds

@@ -99,7 +99,7 @@ def full_step(model: Any, optimizer: Any) -> Callable:
 
 def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alphas: Sequence[float],
                variables: list, optimizer: Any, regularise: bool = True, distill: float = 0.0,
-               teacher: Any | None = None) -> Callable:
+               teacher: Any | None = None, temperature: float = 1.0) -> Callable:
     """One step on Σ α_n loss_n over the nested subnetworks; returns the per-subnetwork losses (label
     cross-entropy, whatever `distill` is).
 
@@ -108,6 +108,10 @@ def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alph
     same step, is the teacher, at no extra forward pass. With a `teacher` model (a frozen copy of the pre-trained
     network, run in inference mode: one extra forward pass), every subnetwork, the full one too, learns
     (1-d)·CE(labels) + d·CE(teacher's predicted distribution) instead.
+
+    `temperature` T > 1 softens both distributions (Hinton et al.): the distillation term becomes
+    T²·CE(softmax(teacher logits / T), softmax(student logits / T)), the T² keeping its gradient's scale. For a
+    model that ends in a softmax the logits are the log-probabilities (equal up to a per-sample constant).
     """
     import keras
     import tensorflow as tf
@@ -117,6 +121,21 @@ def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alph
     ws = [tuple(int(v) for v in w) for w in widths]
     al = [float(a) for a in alphas]
     d = float(distill)
+    temp = float(temperature)
+    if not temp > 0:
+        raise ValueError(f"distillation temperature must be > 0, not {temperature!r}")
+    soft_ce = keras.losses.CategoricalCrossentropy(from_logits=True)
+
+    def logits(o: Any) -> Any:
+        return o if from_logits else tf.math.log(tf.maximum(o, 1e-12))
+
+    def soft_target(ref: Any) -> Any:
+        if temp == 1.0:  # the published form, as before the option existed
+            return tf.stop_gradient(tf.nn.softmax(ref) if from_logits else ref)
+        return tf.stop_gradient(tf.nn.softmax(logits(ref) / temp))
+
+    def distill_loss(target: Any, o: Any) -> Any:
+        return soft_fn(target, o) if temp == 1.0 else temp * temp * soft_ce(target, logits(o) / temp)
 
     @tf.function(reduce_retracing=True)
     def step(x: Any, y: Any) -> Any:
@@ -126,9 +145,9 @@ def joint_step(model: Any, net: SlicedNet, widths: Sequence[Sequence[int]], alph
             train_losses = list(losses)
             if d > 0:
                 ref = outs[0] if teacher is None else teacher(x, training=False)
-                target = tf.stop_gradient(tf.nn.softmax(ref) if from_logits else ref)
+                target = soft_target(ref)
                 for n in range(0 if teacher is not None else 1, len(outs)):
-                    train_losses[n] = (1 - d) * losses[n] + d * soft_fn(target, outs[n])
+                    train_losses[n] = (1 - d) * losses[n] + d * distill_loss(target, outs[n])
             total = tf.add_n([a * l for a, l in zip(al, train_losses)])
             if regularise and model.losses:
                 total = total + tf.add_n(model.losses)

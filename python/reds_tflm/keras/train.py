@@ -45,6 +45,7 @@ class TrainConfig:
     finetune_lr: float = 1.5e-3  # measured: 5e-4 left the narrow subnetworks far behind (docs/method.md)
     distill: float = 0.0  # in-place distillation weight of the smaller subnetworks' losses (0: labels only)
     teacher: str = "inplace"  # distillation target: "inplace" (the full subnetwork) or "pretrained" (frozen copy)
+    distill_temperature: float = 1.0  # softmax temperature of the distillation term (1: as published)
     alphas: str = "sqrt-params"  # joint loss weights: "sqrt-params" (published) or "uniform"
     augment: tuple[str, ...] = ()  # training-time augmentation of image batches: "flip", "shift" (loops.py)
     bn_epochs: int = 1
@@ -168,6 +169,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         check_augment(cfg.augment)
     except ValueError as exc:
         raise RedsError(str(exc)) from None
+    if not cfg.distill_temperature > 0:
+        raise RedsError(f"distill_temperature={cfg.distill_temperature!r}: must be > 0")
     if cfg.teacher not in TEACHERS:
         raise RedsError(f"teacher={cfg.teacher!r}: choose one of {', '.join(TEACHERS)}")
     if cfg.augment and x.ndim != 4:
@@ -247,7 +250,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         opt.build(variables)
         if state["epoch"]:
             ckpt.restore_optimizer(opt)
-        step = joint_step(model, net, widths, alphas, variables, opt, regularise, distill, teacher)
+        step = joint_step(model, net, widths, alphas, variables, opt, regularise, distill, teacher,
+                          cfg.distill_temperature)
         for e in range(state["epoch"], epochs):
             loss = run_epoch(step, x, y, cfg.batch_size, np.random.default_rng([cfg.seed, PHASES.index(name), e]),
                              f"{name} {e + 1}/{epochs}", cfg.progress, cfg.augment)
