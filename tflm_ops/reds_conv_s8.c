@@ -453,6 +453,79 @@ REDS_NOINLINE static void conv_patch_s8(const reds_conv_dims *d, const reds_requ
   else conv_patch_s8_body(d, rq, input, wr, bias, output, out_width, in_width, 0);
 }
 
+#if defined(REDS_ARCH_CORTEX_M4)
+/* First layers on one input channel (grayscale images, spectrograms): 3x3 kernel, dilation 1, the fast
+ * requantisation. A pixel's nine taps are read once into five registers of int16 pairs; every output channel is
+ * then four SMLADs and an SMLABB against its weights, widened once per eval into a stack table next to its bias.
+ * The bias there includes input offset times the channel's weight sum, so the taps go in raw: a tap outside the
+ * image holds the input zero point, -offset, and adds 0 as in TFLM (integer sums: bit-exact). The PATCH walk paid
+ * per pixel a field gather and widening, and per output a 2x2 block's share of a 12-byte padded field (ds_cnn's
+ * first conv: 41 instructions per output, the costliest op per MAC). Channels go in chunks of the table's size. */
+#define REDS_C1_CHUNK 32
+
+/* Two int16 lanes (GCC emits one PKHBT; its arm_acle.h has no intrinsic for it). */
+static inline uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16); }
+
+REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                         const int8_t *weights, const int32_t *bias, int8_t *output,
+                                         int32_t out_width) {
+  reds_c1_row tab[REDS_C1_CHUNK];
+  const int32_t off = rq->input_offset, out_c = d->out_c, in_w = d->in_w, in_h = d->in_h;
+  const int8_t zero = (int8_t)rq->output_offset, in_zp = (int8_t)(-off);
+  const reds_requant_ch *const ch = rq->ch;
+  for (int32_t o0 = 0; o0 < out_width; o0 += REDS_C1_CHUNK) {
+    const int32_t n = out_width - o0 < REDS_C1_CHUNK ? out_width - o0 : REDS_C1_CHUNK;
+    const int fill = o0 + n == out_width; /* the last chunk writes the inactive outputs */
+    for (int32_t o = 0; o < n; ++o) {
+      const int8_t *w = weights + (size_t)(o0 + o) * 9;
+      int32_t sum = 0;
+      for (int t = 0; t < 9; ++t) sum += w[t];
+      tab[o].rq = ch[o0 + o];
+      tab[o].w01 = pair16(w[0], w[1]);
+      tab[o].w23 = pair16(w[2], w[3]);
+      tab[o].w45 = pair16(w[4], w[5]);
+      tab[o].w67 = pair16(w[6], w[7]);
+      tab[o].w8 = pair16(w[8], 0);
+      tab[o].bias = (int32_t)((uint32_t)reds_bias_or_zero(bias, o0 + o) + (uint32_t)(off * sum));
+    }
+    int8_t *y = output;
+    for (int32_t b = 0; b < d->batches; ++b) {
+      const int8_t *img = input + (size_t)b * in_h * in_w;
+      for (int32_t oy = 0; oy < d->out_h; ++oy) {
+        const int32_t iy0 = oy * d->stride_h - d->pad_h;
+        const int rows_inside = iy0 >= 0 && iy0 + 3 <= in_h;
+        for (int32_t ox = 0; ox < d->out_w; ++ox, y += out_c) {
+          const int32_t ix0 = ox * d->stride_w - d->pad_w;
+          uint32_t x01, x23, x45, x67, x8;
+          if (rows_inside && ix0 >= 0 && ix0 + 3 <= in_w) {
+            const int8_t *r0 = img + (size_t)iy0 * in_w + ix0, *r1 = r0 + in_w, *r2 = r1 + in_w;
+            x01 = pair16(r0[0], r0[1]);
+            x23 = pair16(r0[2], r1[0]);
+            x45 = pair16(r1[1], r1[2]);
+            x67 = pair16(r2[0], r2[1]);
+            x8 = pair16(r2[2], 0);
+          } else { /* a border pixel: taps outside hold the input zero point */
+            int8_t f[9];
+            for (int32_t fy = 0; fy < 3; ++fy)
+              for (int32_t fx = 0; fx < 3; ++fx) {
+                const int32_t iy = iy0 + fy, ix = ix0 + fx;
+                f[fy * 3 + fx] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? img[(size_t)iy * in_w + ix] : in_zp;
+              }
+            x01 = pair16(f[0], f[1]);
+            x23 = pair16(f[2], f[3]);
+            x45 = pair16(f[4], f[5]);
+            x67 = pair16(f[6], f[7]);
+            x8 = pair16(f[8], 0);
+          }
+          reds_c1_3x3_outputs_m4(x01, x23, x45, x67, x8, tab, y + o0, n);
+          if (fill) reds_fill_s8(y + out_width, zero, out_c - out_width);
+        }
+      }
+    }
+  }
+}
+#endif
+
 REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
                                    int32_t in_width, int8_t *scratch, int32_t scratch_size, int fast) {
@@ -463,6 +536,12 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
     else conv_1x1_s8(d, rq, input, weights, bias, output, out_width, in_width, scratch, scratch_size);
     return REDS_OK;
   }
+#if defined(REDS_ARCH_CORTEX_M4)
+  if (fast && d->in_c == 1 && d->filter_h == 3 && d->filter_w == 3 && d->dilation_h == 1 && d->dilation_w == 1) {
+    conv_c1_3x3_s8(d, rq, input, weights, bias, output, out_width);
+    return REDS_OK;
+  }
+#endif
   const int64_t need = packed_bytes(d, out_width, in_width);
   if (is_full_depth_patch(d, out_width, in_width)) {
     const conv_rows all = {weights, d->filter_h * d->filter_w * in_width, 0, out_width};

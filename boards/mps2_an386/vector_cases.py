@@ -27,6 +27,8 @@ def layers(seed: int = 0) -> list:
           kernel=(3, 2), padding=1, stride=(2, 1), dilation=(1, 2), activation=2),
         L(REDS_CONV, "conv_first_c1", rng, in_c=1, out_c=8, out_widths=[8, 4], in_widths=[1, 1], hw=(8, 8),
           kernel=(3, 3), stride=(2, 2), activation=1),
+        L(REDS_CONV, "conv_first_c1_wide", rng, in_c=1, out_c=40, out_widths=[40, 35, 3], in_widths=[1, 1, 1],
+          hw=(9, 7), kernel=(3, 3)),
         L(REDS_DWCONV, "dw3x3_same", rng, in_c=12, out_c=12, out_widths=[12, 7, 2], in_widths=[12, 7, 2],
           hw=(5, 6), kernel=(3, 3), activation=1),
         L(REDS_DWCONV, "dw_s2_c37", rng, in_c=37, out_c=37, out_widths=[37, 33, 5], in_widths=[37, 33, 5],

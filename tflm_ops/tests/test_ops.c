@@ -113,6 +113,15 @@ static void random_conv_dims(reds_conv_dims *d, int dw, int wide) {
     d->dilation_h = rnd_range(1, 2);
     d->dilation_w = rnd_range(1, 2);
     d->padding = rnd_range(0, 1);
+    if (wide == 3) { /* a first layer: one input channel, 3x3, dilation 1, up to 48 outputs (the DSP build's
+                      * one-channel loop, whose weight table holds 32 channels per pass) */
+      d->in_c = 1;
+      d->out_c = rnd_range(1, 48);
+      d->filter_h = d->filter_w = 3;
+      d->dilation_h = d->dilation_w = 1;
+      d->in_h = rnd_range(1, 9);
+      d->in_w = rnd_range(1, 9);
+    }
     if (dw && (rnd() & 1)) { /* half the depthwise cases 3x3, dilation 1: the DSP build's unrolled-3x3 paths */
       d->filter_h = d->filter_w = 3;
       d->dilation_h = d->dilation_w = 1;
@@ -145,6 +154,9 @@ static long g_pointwise_pairs;
 static long g_dw3x3_interior;
 /* Conv cases that ran the 1x1 loop for 1..3 active inputs with a bias (the DSP build's asm loop when fast). */
 static long g_pointwise_few;
+/* First-layer cases (one input channel, 3x3, dilation 1) with the fast requantisation, some with more than 32
+ * output channels (the DSP build's one-channel loop and its second pass). */
+static long g_c1_fast, g_c1_chunked;
 /* KxK cases of a packed narrow slice with an interior pixel (gather_slice_interior), those whose slice is one word
  * copy per tap (at most 4 bytes, in_c >= 4), and those whose field is not a whole number of words (on the pair
  * path the packed rows are padded to a word with zero weights). */
@@ -183,12 +195,16 @@ static void conv_s8_case(int dw, int wide) {
   rq.shift = shift;
   reds_requant_ch *ch = (reds_requant_ch *)malloc(d.out_c * sizeof(reds_requant_ch));
   rq.ch = rnd() % 3 ? ch : NULL; /* the fast form where prepare allows it, or the general one */
+  if (wide == 3 && rnd() % 4) { /* first layers: mostly the fast form (no clamp beyond int8), which has a loop */
+    rq.ch = ch;
+    qp.activation = 0;
+  }
   CHECK_EQ_INT(dw ? reds_dwconv_s8_prepare(&d, &qp, &rq) : reds_conv_s8_prepare(&d, &qp, &rq), REDS_OK);
   ++g_requant_forms[rq.fast];
   /* Pointwise: a third of the cases read 1..3 inputs (the few-input loop), the rest any width. */
   const int32_t iw = wide == 2 ? (rnd() % 3 == 0 ? rnd_range(1, 3) : rnd_range(1, d.in_c)) : wide ? rnd_range(1, d.in_c < 15 ? d.in_c : 15)
                                                               : rnd_range(1, d.in_c);
-  const int32_t ow = dw ? iw : rnd_range(1, d.out_c);
+  const int32_t ow = dw ? iw : wide == 3 && (rnd() & 1) ? d.out_c : rnd_range(1, d.out_c);
   int8_t *out = (int8_t *)malloc(px * d.out_c);
   memset(out, 0x5a, px * d.out_c);
   /* Half the conv cases get the scratch they ask for (a 1x1's widened pixel pairs, a narrow slice's packed
@@ -203,6 +219,8 @@ static void conv_s8_case(int dw, int wide) {
   g_dw3x3_interior += dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
                       use_bias && iw >= 4 && d.in_h >= 3 && d.in_w >= 3;
   g_pointwise_few += !dw && d.filter_h == 1 && d.filter_w == 1 && iw < 4 && use_bias;
+  g_c1_fast += wide == 3 && rq.fast;
+  g_c1_chunked += wide == 3 && rq.fast && ow > 32;
   {
     const int32_t taps = d.filter_h * d.filter_w, k = taps * iw;
     const int packed = !dw && taps > 1 && iw < d.in_c && iw < 16 && ow >= 4 && k <= 256;
@@ -362,6 +380,11 @@ static void test_conv_s8_pointwise_matches_sliced_reference(void) {
   CHECK(g_pointwise_pairs > 10);
   CHECK(g_pointwise_few > 3);
 }
+static void test_conv_s8_first_layer_matches_sliced_reference(void) {
+  for (int i = 0; i < REPEAT; ++i) conv_s8_case(0, 3);
+  CHECK(g_c1_fast > 60);
+  CHECK(g_c1_chunked > 8);
+}
 static void test_conv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(0); }
 static void test_dwconv_s8_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0);
@@ -495,6 +518,7 @@ const reds_test_case reds_tests_ops[] = {
     {"conv_s8_matches_sliced_reference", test_conv_s8_matches_sliced_reference},
     {"conv_s8_wide_matches_sliced_reference", test_conv_s8_wide_matches_sliced_reference},
     {"conv_s8_pointwise_matches_sliced_reference", test_conv_s8_pointwise_matches_sliced_reference},
+    {"conv_s8_first_layer_matches_sliced_reference", test_conv_s8_first_layer_matches_sliced_reference},
     {"conv_f32_matches_sliced_reference", test_conv_f32_matches_sliced_reference},
     {"dwconv_s8_matches_sliced_reference", test_dwconv_s8_matches_sliced_reference},
     {"dwconv_f32_matches_sliced_reference", test_dwconv_f32_matches_sliced_reference},
