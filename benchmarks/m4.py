@@ -227,7 +227,7 @@ def op_kind(case) -> str:
     if case.op == REDS_FC:
         return "fc"
     if case.op == REDS_CONV:
-        return "conv1x1" if tuple(case.kernel) == (1, 1) else "conv"
+        return "conv1x1" if tuple(case.kernel) == (1, 1) else "conv_c1" if case.in_hwc[2] == 1 else "conv"
     return "dwconv"
 
 

@@ -1,6 +1,7 @@
 """Cost profiles: the predicted instruction count as knapsack terms, the fit, loading, and budgets in predicted
 instructions through convert and the CLI."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,14 +13,15 @@ import models
 from reds_tflm import tflite_io as tio
 from reds_tflm.convert import convert_model
 from reds_tflm.cost_profile import (KINDS, CostProfile, KindCost, bundled_profiles, fit_profile, layer_kind,
-                                    load_profile, mac_profile)
+                                    load_profile, mac_profile, profile_from_json)
 from reds_tflm.errors import RedsError
 from reds_tflm.graph_tflite import graph_from_tflite
 
 # Per-output and per-pixel prices far above the MACs', like the measured Cortex-M4 kernels (narrow slices of
 # wide-output layers cost more than their MACs).
 PROFILE = CostProfile("test", {"fc": KindCost(1.6, 2.0, 100.0), "conv1x1": KindCost(1.4, 12.0, 60.0),
-                               "conv": KindCost(1.5, 20.0, 50.0), "dwconv": KindCost(4.7, 3.0, 40.0)})
+                               "conv": KindCost(1.5, 20.0, 50.0), "conv_c1": KindCost(2.5, 9.0, 30.0),
+                               "dwconv": KindCost(4.7, 3.0, 40.0)})
 
 
 def _graph(name):
@@ -40,9 +42,9 @@ def test_weighted_terms_are_the_profile_prediction(name):
         w = _random_widths(graph, rng)
         value = const + sum(u * w[g] for g, u in unary.items()) + sum(p * w[a] * w[b] for (a, b), p in pair.items())
         assert value == pytest.approx(PROFILE.instructions(graph, w), rel=1e-12)
-        by_hand = sum(PROFILE.kinds[layer_kind(l)].per_mac * l.macs(w[l.out_group], w[l.in_group])
-                      + PROFILE.kinds[layer_kind(l)].per_output * l.positions * w[l.out_group]
-                      + PROFILE.kinds[layer_kind(l)].per_pixel * l.positions for l in graph.layers)
+        kinds = [PROFILE.kinds[layer_kind(l, graph.sizes[l.in_group])] for l in graph.layers]
+        by_hand = sum(k.per_mac * l.macs(w[l.out_group], w[l.in_group]) + k.per_output * l.positions * w[l.out_group]
+                      + k.per_pixel * l.positions for l, k in zip(graph.layers, kinds))
         assert value == pytest.approx(by_hand, rel=1e-12)
 
 
@@ -83,6 +85,22 @@ def test_bundled_profiles_load_and_bad_files_are_named(tmp_path):
     bad.write_text(json.dumps(doc))
     with pytest.raises(RedsError, match="kinds.fc"):
         load_profile(str(bad))
+
+
+def test_first_layer_kind_and_profiles_without_it():
+    """A KxK conv on one input channel is kind conv_c1 (its own M4 loop); a profile written before that kind
+    existed prices it as "conv"."""
+    graph = _graph("ds_cnn")
+    kinds = [layer_kind(l, graph.sizes[l.in_group]) for l in graph.layers]
+    assert kinds[0] == "conv_c1" and kinds.count("conv_c1") == 1 and "conv1x1" in kinds
+    old = {k: dataclasses.asdict(v) for k, v in PROFILE.kinds.items() if k != "conv_c1"}
+    prof = profile_from_json({"name": "old", "kinds": old}, "an older profile")
+    assert "conv_c1" not in prof.kinds and prof.kind_cost("conv_c1") == PROFILE.kinds["conv"]
+    w = graph.sizes
+    as_conv = CostProfile("c", {**PROFILE.kinds, "conv_c1": PROFILE.kinds["conv"]})
+    assert prof.instructions(graph, w) == pytest.approx(as_conv.instructions(graph, w), rel=1e-12)
+    assert PROFILE.instructions(graph, w) != pytest.approx(as_conv.instructions(graph, w), rel=1e-6)
+    assert graph.layers[0].kernel == 9
 
 
 @pytest.mark.parametrize("name", ["ds_cnn", "cnn_flatten"])

@@ -27,7 +27,10 @@ import numpy as np
 from .errors import BudgetError, RedsError
 from .graph import CONV, DWCONV, FC, Layer, WidthGraph
 
-KINDS = ("fc", "conv1x1", "conv", "dwconv")
+KINDS = ("fc", "conv1x1", "conv", "conv_c1", "dwconv")
+# Kinds added after profiles were first written: a profile without one prices it as the kind named here.
+# conv_c1 is a KxK conv reading one input channel (a first layer), which has a kernel loop of its own on the M4.
+FALLBACK = {"conv_c1": "conv"}
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,12 @@ class CostProfile:
         """Per-layer (per MAC, per output element, constant) instruction weights."""
         out = []
         for l in graph.layers:
-            k = self.kinds[layer_kind(l)]
+            k = self.kind_cost(layer_kind(l, graph.sizes[l.in_group]))
             out.append((k.per_mac, k.per_output, k.per_pixel * l.positions))
         return out
+
+    def kind_cost(self, kind: str) -> KindCost:
+        return self.kinds[kind] if kind in self.kinds or kind not in FALLBACK else self.kinds[FALLBACK[kind]]
 
     def instructions(self, graph: WidthGraph, widths: Sequence[int] | None = None) -> float:
         w = graph.sizes if widths is None else widths
@@ -83,13 +89,14 @@ def resolve(output_cost: float = 0.0, cost_profile: "str | CostProfile | None" =
     return load_profile(cost_profile) if isinstance(cost_profile, str) else cost_profile
 
 
-def layer_kind(layer: Layer) -> str:
+def layer_kind(layer: Layer, in_size: int) -> str:
+    """The profile kind of a width-graph layer whose input group has `in_size` channels at full width."""
     if layer.kind == FC:
         return "fc"
     if layer.kind == DWCONV:
         return "dwconv"
     if layer.kind == CONV:
-        return "conv1x1" if layer.kernel == 1 else "conv"
+        return "conv1x1" if layer.kernel == 1 else "conv_c1" if in_size == 1 else "conv"
     raise RedsError(f"layer '{layer.name or layer.ref}': no cost profile entry for kind {layer.kind!r}")
 
 
@@ -103,6 +110,8 @@ def profile_from_json(doc: object, where: str) -> CostProfile:
         raise RedsError(f"{where}: expected an object with 'kinds' ({', '.join(KINDS)})")
     kinds = {}
     for k in KINDS:
+        if k in FALLBACK and k not in doc["kinds"]:
+            continue  # an older profile: priced as FALLBACK[k] (CostProfile.kind_cost)
         e = doc["kinds"].get(k)
         try:
             vals = [float(e[f]) for f in ("per_mac", "per_output", "per_pixel")]  # type: ignore[index]
