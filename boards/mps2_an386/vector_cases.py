@@ -23,6 +23,8 @@ def layers(seed: int = 0) -> list:
           hw=(7, 6), kernel=(3, 3), activation=1),
         L(REDS_CONV, "conv1x1", rng, in_c=19, out_c=16, out_widths=[16, 10, 4], in_widths=[19, 12, 4],
           hw=(4, 5), kernel=(1, 1), activation=3),
+        L(REDS_CONV, "conv1x1_few", rng, in_c=24, out_c=40, out_widths=[40, 40, 33], in_widths=[24, 2, 1],
+          hw=(5, 3), kernel=(1, 1)),
         L(REDS_CONV, "conv_s2_valid_dil", rng, in_c=5, out_c=6, out_widths=[6, 3], in_widths=[5, 2], hw=(9, 8),
           kernel=(3, 2), padding=1, stride=(2, 1), dilation=(1, 2), activation=2),
         L(REDS_CONV, "conv_first_c1", rng, in_c=1, out_c=8, out_widths=[8, 4], in_widths=[1, 1], hw=(8, 8),

@@ -152,8 +152,10 @@ static long g_requant_forms[2];
 static long g_pointwise_pairs;
 /* Depthwise 3x3 cases with a bias, four channels or more and an interior pixel (the DSP build's interior run). */
 static long g_dw3x3_interior;
-/* Conv cases that ran the 1x1 loop for 1..3 active inputs with a bias (the DSP build's asm loop when fast). */
-static long g_pointwise_few;
+/* Conv cases that ran the 1x1 loop for 1..3 active inputs with a bias (the DSP build's asm loop when fast), and
+ * those with 1..2 inputs, the fast form and two pixels or more (the DSP build's pixel pairs from a table; its
+ * second pass, past 32 outputs, is in the on-target vector case conv1x1_few). */
+static long g_pointwise_few, g_pointwise_few_pairs;
 /* First-layer cases (one input channel, 3x3, dilation 1) with the fast requantisation, some with more than 32
  * output channels (the DSP build's one-channel loop and its second pass). */
 static long g_c1_fast, g_c1_chunked;
@@ -195,7 +197,9 @@ static void conv_s8_case(int dw, int wide) {
   rq.shift = shift;
   reds_requant_ch *ch = (reds_requant_ch *)malloc(d.out_c * sizeof(reds_requant_ch));
   rq.ch = rnd() % 3 ? ch : NULL; /* the fast form where prepare allows it, or the general one */
-  if (wide == 3 && rnd() % 4) { /* first layers: mostly the fast form (no clamp beyond int8), which has a loop */
+  if ((wide == 3 && rnd() % 4) || (wide == 2 && (rnd() & 1))) {
+    /* first layers mostly, pointwise cases half the time, in the fast form (no clamp beyond int8): the DSP
+     * build has loops of their own for it */
     rq.ch = ch;
     qp.activation = 0;
   }
@@ -219,6 +223,8 @@ static void conv_s8_case(int dw, int wide) {
   g_dw3x3_interior += dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
                       use_bias && iw >= 4 && d.in_h >= 3 && d.in_w >= 3;
   g_pointwise_few += !dw && d.filter_h == 1 && d.filter_w == 1 && iw < 4 && use_bias;
+  g_pointwise_few_pairs += !dw && d.filter_h == 1 && d.filter_w == 1 && iw <= 2 && use_bias && rq.fast &&
+                           px >= 2;
   g_c1_fast += wide == 3 && rq.fast;
   g_c1_chunked += wide == 3 && rq.fast && ow > 32;
   {
@@ -379,6 +385,7 @@ static void test_conv_s8_pointwise_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT / 2; ++i) conv_s8_case(0, 2);
   CHECK(g_pointwise_pairs > 10);
   CHECK(g_pointwise_few > 3);
+  CHECK(g_pointwise_few_pairs > 2);
 }
 static void test_conv_s8_first_layer_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT; ++i) conv_s8_case(0, 3);

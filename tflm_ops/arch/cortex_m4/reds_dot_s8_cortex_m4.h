@@ -425,6 +425,55 @@ static inline void reds_pointwise_few_s8(const int32_t *bias, const int8_t *w, i
       : [end] "r"(end), [s] "r"(w_stride), [x0] "r"(x0), [x1] "r"(x1)
       : "cc", "memory");
 }
+/* One output channel of a 1x1 conv reading K = 1 or 2 inputs, for two pixels at a time (reds_conv_s8.c,
+ * conv_1x1_few_s8): its requantisation, its bias and its weights as an int16 pair (the second 0 for K = 1). */
+typedef struct {
+  reds_requant_ch rq; /* round (64-bit), multiplier, rshift */
+  int32_t bias;
+  uint32_t w01;
+} reds_few_row;
+_Static_assert(sizeof(reds_few_row) == 24 && offsetof(reds_few_row, bias) == 16, "reds_pointwise_few2_m4 offsets");
+
+/* Two pixels a and b of a 1x1 conv with K <= 2 inputs: ya[o] and ya[o + b_off] (pixel b's outputs) for o < n,
+ * n >= 1; xa01, xb01: each pixel's inputs plus the input offset as int16 pairs. One SMLAD per pixel and output,
+ * and the row's bias, weights and requantisation terms loaded once for both pixels: 23 instructions per two
+ * outputs, against 15 (K = 1) and 17 (K = 2) per output of reds_pointwise_few_s8 one pixel at a time. The
+ * requantisation is the one of reds_pointwise_few_s8 (the sign term as a subtraction with borrow); the round
+ * term is loaded again for the second pixel, which costs one LDRD and saves the two registers a copy would hold. */
+static inline void reds_pointwise_few2_m4(uint32_t xa01, uint32_t xb01, const reds_few_row *row, int8_t *ya,
+                                          int32_t b_off, int32_t n) {
+  const int8_t *const end = ya + n;
+  int32_t acc_a, acc_b, w, sh, lo, hi;
+  __asm__ volatile(
+      "1:\n\t"
+      "ldrd    %[aa], %[w], [%[r], #16]\n\t" /* bias, weights */
+      "smlad   %[ab], %[xb], %[w], %[aa]\n\t"
+      "smlad   %[aa], %[xa], %[w], %[aa]\n\t"
+      "ldrd    %[w], %[sh], [%[r], #8]\n\t"  /* multiplier, rshift */
+      "ldrd    %[lo], %[hi], [%[r]]\n\t"     /* round, pixel b */
+      "smlal   %[lo], %[hi], %[ab], %[w]\n\t"
+      "lsr     %[ab], %[ab], #31\n\t"
+      "subs    %[lo], %[lo], %[ab], lsl #31\n\t"
+      "sbc     %[hi], %[hi], #0\n\t"
+      "asr     %[hi], %[hi], %[sh]\n\t"
+      "ssat    %[hi], #8, %[hi]\n\t"
+      "strb    %[hi], [%[y], %[boff]]\n\t"
+      "ldrd    %[lo], %[hi], [%[r]], #24\n\t" /* round, pixel a; next row */
+      "smlal   %[lo], %[hi], %[aa], %[w]\n\t"
+      "lsr     %[aa], %[aa], #31\n\t"
+      "subs    %[lo], %[lo], %[aa], lsl #31\n\t"
+      "sbc     %[hi], %[hi], #0\n\t"
+      "asr     %[hi], %[hi], %[sh]\n\t"
+      "ssat    %[hi], #8, %[hi]\n\t"
+      "strb    %[hi], [%[y]], #1\n\t"
+      "cmp     %[y], %[end]\n\t"
+      "bne     1b\n\t"
+      : [r] "+r"(row), [y] "+r"(ya), [aa] "=&r"(acc_a), [ab] "=&r"(acc_b), [w] "=&r"(w), [sh] "=&r"(sh),
+        [lo] "=&r"(lo), [hi] "=&r"(hi)
+      : [end] "r"(end), [xa] "r"(xa01), [xb] "r"(xb01), [boff] "r"(b_off)
+      : "cc", "memory");
+}
+
 /* One output channel of a one-input-channel 3x3 conv (reds_conv_s8.c, conv_c1_3x3_s8): its requantisation, its
  * bias (plus input offset times the weight sum) and its nine weights as int16 pairs, in the order the loop below
  * reads them (40 bytes, two LDRDs per line). */
