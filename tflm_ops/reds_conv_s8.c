@@ -282,9 +282,9 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
 /* The DSP build's fast form for K = 1, 2 with a bias: pixels in pairs through reds_pointwise_few2_m4 from a stack
  * table of the active channels (requantisation, bias, weight pair; REDS_FEW_CHUNK channels per pass), a last odd
  * pixel through reds_pointwise_few_s8. Returns 0 (nothing done) where it does not apply. */
-static int conv_1x1_few_pairs_s8(const reds_conv_dims *d, const reds_requant_view *v, const int8_t *input,
-                                 const int8_t *weights, const int32_t *bias, int8_t *output, int32_t out_width,
-                                 int32_t off, int k) {
+REDS_NOINLINE static int conv_1x1_few_pairs_s8(const reds_conv_dims *d, const reds_requant_view *v,
+                                               const int8_t *input, const int8_t *weights, const int32_t *bias,
+                                               int8_t *output, int32_t out_width, int32_t off, int k) {
   const int32_t in_c = d->in_c, out_c = d->out_c, pixels = d->batches * d->out_h * d->out_w;
   if (!v->fast || bias == NULL || k > 2 || pixels < 2) return 0;
   const int8_t zero = (int8_t)v->output_offset;
@@ -334,7 +334,9 @@ REDS_ALWAYS_INLINE void conv_1x1_few_s8(const reds_conv_dims *d, const reds_requ
   const int32_t in_c = d->in_c, out_c = d->out_c, pixels = d->batches * d->out_h * d->out_w;
   const int8_t zero = (int8_t)v->output_offset;
 #if defined(REDS_ARCH_CORTEX_M4)
-  if (conv_1x1_few_pairs_s8(d, v, input, weights, bias, output, out_width, off, k)) return;
+  /* one out-of-line copy for K = 1 and 2 (inlined, each of the kernel's instantiations carried one: +2 KB) */
+  if (v->fast && k < 3 && bias != NULL && conv_1x1_few_pairs_s8(d, v, input, weights, bias, output, out_width, off, k))
+    return;
 #endif
   for (int32_t p = 0; p < pixels; ++p) {
     const int8_t *x = pixel_input(d, input, p);
