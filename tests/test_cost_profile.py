@@ -96,6 +96,8 @@ def test_first_layer_kind_and_profiles_without_it():
     old = {k: dataclasses.asdict(v) for k, v in PROFILE.kinds.items() if k != "conv_c1"}
     prof = profile_from_json({"name": "old", "kinds": old}, "an older profile")
     assert "conv_c1" not in prof.kinds and prof.kind_cost("conv_c1") == PROFILE.kinds["conv"]
+    with pytest.raises(RedsError, match="cost profile partial: no entry for layer kind 'dwconv'"):
+        CostProfile("partial", {"conv": PROFILE.kinds["conv"]}).instructions(graph)
     w = graph.sizes
     as_conv = CostProfile("c", {**PROFILE.kinds, "conv_c1": PROFILE.kinds["conv"]})
     assert prof.instructions(graph, w) == pytest.approx(as_conv.instructions(graph, w), rel=1e-12)

@@ -55,7 +55,11 @@ class CostProfile:
         return out
 
     def kind_cost(self, kind: str) -> KindCost:
-        return self.kinds[kind] if kind in self.kinds or kind not in FALLBACK else self.kinds[FALLBACK[kind]]
+        """The entry for `kind`, or for its FALLBACK kind in a profile written before `kind` existed."""
+        for k in (kind, FALLBACK.get(kind)):
+            if k in self.kinds:
+                return self.kinds[k]
+        raise RedsError(f"cost profile {self.name}: no entry for layer kind {kind!r}")
 
     def instructions(self, graph: WidthGraph, widths: Sequence[int] | None = None) -> float:
         w = graph.sizes if widths is None else widths
