@@ -133,7 +133,7 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
     notes = [f"method: {method}",
              f"{'quick preset: ' + str(preset.train_samples) + ' training images, ' if args.quick else ''}"
              f"{pre} pre-training + {ft} joint + {preset.bn_epochs} BN "
-             f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine"
+             f"epochs, seed {args.seed}, {seconds / 60:.1f} min wall time on this machine (all invocations)"
              f"{' (resumed at phase ' + args.resumed_from + ')' if getattr(args, 'resumed_from', None) else ''}",
              f"int8 accuracy: {result.export.int8_samples} test images, {result.export.int8_engine}; "
              f"one model file of {doc['model_bytes']:,} bytes holds every budget"]
@@ -285,6 +285,11 @@ def main() -> int:
     args.resumed_from = None
     if (args.checkpoint / "state.json").exists():
         args.resumed_from = json.loads((args.checkpoint / "state.json").read_text()).get("phase")
+        # wall time over every invocation of the run: the earlier ones' is in their results (same method and
+        # seed: check_results_free)
+        earlier = RESULTS / f"{result_name(args)}.json"
+        if earlier.exists():
+            t0 -= float(json.loads(earlier.read_text()).get("seconds") or 0.0)
     try:
         result = example.run_example(args)
         preset = _preset(args)
