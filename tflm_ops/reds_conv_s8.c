@@ -277,6 +277,9 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
 }
 
 #if defined(REDS_ARCH_CORTEX_M4)
+/* Two int16 lanes (GCC emits one PKHBT; its arm_acle.h has no intrinsic for it). */
+static inline uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16); }
+
 #define REDS_FEW_CHUNK 32
 
 /* The DSP build's fast form for K = 1, 2 with a bias: pixels in pairs through reds_pointwise_few2_m4 from a stack
@@ -296,13 +299,13 @@ REDS_NOINLINE static int conv_1x1_few_pairs_s8(const reds_conv_dims *d, const re
       const int8_t *w = weights + (size_t)(o0 + o) * in_c;
       tab[o].rq = v->ch[o0 + o];
       tab[o].bias = bias[o0 + o];
-      tab[o].w01 = ((uint32_t)(int32_t)w[0] & 0xFFFFu) | (k > 1 ? (uint32_t)(int32_t)w[1] << 16 : 0u);
+      tab[o].w01 = pair16(w[0], k > 1 ? w[1] : 0);
     }
     int32_t p = 0;
     for (; p + 1 < pixels; p += 2) {
       const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1);
-      const uint32_t xa01 = ((uint32_t)(xa[0] + off) & 0xFFFFu) | (k > 1 ? (uint32_t)(xa[1] + off) << 16 : 0u);
-      const uint32_t xb01 = ((uint32_t)(xb[0] + off) & 0xFFFFu) | (k > 1 ? (uint32_t)(xb[1] + off) << 16 : 0u);
+      const uint32_t xa01 = pair16(xa[0] + off, k > 1 ? xa[1] + off : 0);
+      const uint32_t xb01 = pair16(xb[0] + off, k > 1 ? xb[1] + off : 0);
       int8_t *ya = output + (size_t)p * out_c;
       reds_pointwise_few2_m4(xa01, xb01, tab, ya + o0, out_c, n);
       if (fill) {
@@ -513,9 +516,6 @@ REDS_NOINLINE static void conv_patch_s8(const reds_conv_dims *d, const reds_requ
  * per pixel a field gather and widening, and per output a 2x2 block's share of a 12-byte padded field (ds_cnn's
  * first conv: 41 instructions per output, the costliest op per MAC). Channels go in chunks of the table's size. */
 #define REDS_C1_CHUNK 32
-
-/* Two int16 lanes (GCC emits one PKHBT; its arm_acle.h has no intrinsic for it). */
-static inline uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16); }
 
 REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                          const int8_t *weights, const int32_t *bias, int8_t *output,
