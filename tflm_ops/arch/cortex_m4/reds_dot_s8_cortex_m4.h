@@ -478,7 +478,7 @@ static inline void reds_pointwise_few2_m4(uint32_t xa01, uint32_t xb01, const re
  * bias (plus input offset times the weight sum) and its nine weights as int16 pairs, in the order the loop below
  * reads them (40 bytes, two LDRDs per line). */
 typedef struct {
-  reds_requant_ch rq;                   /* round (64-bit), multiplier, rshift */
+  reds_requant_ch rq;              /* round (64-bit), multiplier, rshift */
   int32_t bias;
   uint32_t w01, w23, w45, w67, w8; /* taps (0,1) ... (6,7) as int16 pairs; tap 8 in the low half */
 } reds_c1_row;
