@@ -42,7 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import m4gen  # noqa: E402
 import m4run  # noqa: E402
 from reds_tflm import tflite_io as tio  # noqa: E402
-from reds_tflm.errors import BudgetError  # noqa: E402
+from reds_tflm.errors import BudgetError, RedsError  # noqa: E402
 from reds_tflm.options import REDS_CONV, REDS_FC, decode  # noqa: E402
 
 BUDGETS = [1.0, 0.75, 0.5, 0.25]
@@ -112,14 +112,20 @@ def op_macs(op: str, opts, in_hwc, out_hwc, kernel) -> list[int]:
     return [oh * ow_ * o * kk for o in opts.out_widths]
 
 
+def reds_op_indices(model) -> list[int]:
+    """Operator indices of the REDS ops of a converted model, in order (the converter rewrites ops in place, so
+    they are the indices of the width graph's layers)."""
+    return [i for i, op in enumerate(model.subgraphs[0].operators)
+            if tio.op_name(model, op).startswith("CUSTOM:REDS_")]
+
+
 def reds_cases(model, rng: np.random.Generator) -> list[m4gen.CCase]:
     """One CCase per REDS op of the converted model, with a random full-width input."""
     sg = model.subgraphs[0]
     cases = []
-    for idx, op in enumerate(sg.operators):
+    for idx in reds_op_indices(model):
+        op = sg.operators[idx]
         name = tio.op_name(model, op)
-        if not name.startswith("CUSTOM:REDS_"):
-            continue
         code = name.split(":", 1)[1]
         opts = decode(code, bytes(op.customOptions))
         t_in, t_w, t_out = (sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]])
@@ -193,6 +199,7 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
     header = m4gen.write_cases_header(cases, build / f"{name}.h")
     meta_macs = [int(b["macs"]) for b in json.loads(tio.get_metadata(conv.model, "reds"))["budgets"]]
     widths = {c.name: decode(c.op, c.options) for c in cases}
+    kinds = op_kinds(conv, cases)
     entry = {"macs": [int(sum(c.macs[k] for c in cases)) for k in range(len(BUDGETS))],
              "metadata_macs": meta_macs,
              # MACs of FC/Conv/DW ops the converter left builtin (no narrowable channel) are not in the C core.
@@ -202,7 +209,7 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
              "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
              "instructions": {},
              "conv_scratch_bytes": max([conv_scratch(c, widths[c.name]) for c in cases] + [0]),
-             "ops": [{"name": c.name, "op": c.op, "kind": op_kind(c), "macs": c.macs,
+             "ops": [{"name": c.name, "op": c.op, "kind": kinds[c.name], "macs": c.macs,
                       "out_widths": list(widths[c.name].out_widths), "in_widths": list(widths[c.name].in_widths),
                       "pixels": int(c.out_hwc[0] * c.out_hwc[1]),
                       "instructions": {}} for c in cases]}
@@ -222,13 +229,18 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
     return entry
 
 
-def op_kind(case) -> str:
-    """The cost profile's layer kind (reds_tflm.cost_profile.KINDS) of a REDS op."""
-    if case.op == REDS_FC:
-        return "fc"
-    if case.op == REDS_CONV:
-        return "conv1x1" if tuple(case.kernel) == (1, 1) else "conv_c1" if case.in_hwc[2] == 1 else "conv"
-    return "dwconv"
+def op_kinds(conv, cases: list) -> dict[str, str]:
+    """The cost profile's layer kind of every REDS op, from the width graph (cost_profile.layer_kind: the one
+    mapping the width search prices with), by operator index."""
+    from reds_tflm.cost_profile import layer_kind
+    g = conv.graph
+    by_index = {l.ref: layer_kind(l, g.sizes[l.in_group]) for l in g.layers}
+    out = {}
+    for idx, c in zip(reds_op_indices(conv.model), cases):
+        if idx not in by_index:
+            raise RedsError(f"{c.name}: operator {idx} is not a layer of the width graph")
+        out[c.name] = by_index[idx]
+    return out
 
 
 def fit_profiles(model_sets: list[dict]) -> dict:
