@@ -282,14 +282,15 @@ static inline uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0
 
 #define REDS_FEW_CHUNK 32
 
-/* The DSP build's fast form for K = 1, 2 with a bias: pixels in pairs through reds_pointwise_few2_m4 from a stack
- * table of the active channels (requantisation, bias, weight pair; REDS_FEW_CHUNK channels per pass), a last odd
- * pixel through reds_pointwise_few_s8. Returns 0 (nothing done) where it does not apply. */
+/* The DSP build's fast form for K = 1, 2 with a bias (the caller checks those): pixels in pairs through
+ * reds_pointwise_few2_m4 from a stack table of the active channels (requantisation, bias, weight pair;
+ * REDS_FEW_CHUNK channels per pass), a last odd pixel through reds_pointwise_few_s8. Returns 0 (nothing done) for
+ * a single pixel, which the one-pixel loop does as well. */
 REDS_NOINLINE static int conv_1x1_few_pairs_s8(const reds_conv_dims *d, const reds_requant_view *v,
                                                const int8_t *input, const int8_t *weights, const int32_t *bias,
                                                int8_t *output, int32_t out_width, int32_t off, int k) {
   const int32_t in_c = d->in_c, out_c = d->out_c, pixels = d->batches * d->out_h * d->out_w;
-  if (!v->fast || bias == NULL || k > 2 || pixels < 2) return 0;
+  if (pixels < 2) return 0;
   const int8_t zero = (int8_t)v->output_offset;
   reds_few_row tab[REDS_FEW_CHUNK];
   for (int32_t o0 = 0; o0 < out_width; o0 += REDS_FEW_CHUNK) {
