@@ -15,27 +15,98 @@ int reds_dwconv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, re
 }
 
 #if defined(REDS_ARCH_CORTEX_M4)
-/* The interior pixels of one output row, 3x3, dilation 1, fast requantisation, with a bias: for npx pixels (input
- * px_step bytes apart) the channel groups c < c4 through the unrolled 3x3 and straight into the requantisation.
- * Channel groups outside, pixels inside: a group's nine weight words are widened once for the row
- * (reds_dw3x3_widen_w) instead of at every pixel. Out of line: inside the op's pixel loop GCC kept the loop's values
- * on the stack and reloaded them around every group (about 90 instructions per group besides the taps). */
-REDS_NOINLINE static void dw3x3_interior_s8(const int8_t *in, const int8_t *w, const int32_t *bias,
-                                            const reds_requant_ch *ch, int8_t *out, int32_t C, int32_t in_row_step,
-                                            int32_t px_step, int32_t out_step, int32_t off, int32_t npx, int32_t c4) {
+/* The valid taps fy0..fy1-1 x fx0..fx1-1 of a border pixel (3x3, dilation 1) for four channels, the weights
+ * pre-widened (reds_dw3x3_widen_w); in: the input at tap (fy0, fx0). Per tap one load, two extends and four
+ * SMLABB/SMLATT, as in the unrolled interior. */
+static inline __attribute__((always_inline)) void dw3x3_tap_wide_s8(const int8_t *p, const uint32_t *k, uint32_t off2,
+                                                                    int32_t acc[4]) {
+  const uint32_t x = reds_m4_load4(p);
+  const uint32_t x02 = __sxtab16(off2, x), x13 = reds_m4_sxtab16_ror8(off2, x);
+  acc[0] = __smlabb((int32_t)x02, (int32_t)k[0], acc[0]);
+  acc[1] = __smlabb((int32_t)x13, (int32_t)k[1], acc[1]);
+  acc[2] = __smlatt((int32_t)x02, (int32_t)k[0], acc[2]);
+  acc[3] = __smlatt((int32_t)x13, (int32_t)k[1], acc[3]);
+}
+
+static inline void dw3x3_taps_wide_s8(const int8_t *in, const uint32_t wk[18], int32_t C, int32_t in_row_step,
+                                      int32_t fy0, int32_t fy1, int32_t fx0, int32_t fx1, uint32_t off2,
+                                      int32_t acc[4]) {
+  const uint32_t *k = wk + 2 * (fy0 * 3 + fx0);
+  const int32_t nx = fx1 - fx0;
+  for (int32_t fy = fy0; fy < fy1; ++fy, in += in_row_step, k += 6) {
+    /* a border row has two or three valid columns (one only for an input narrower than the kernel) */
+    dw3x3_tap_wide_s8(in, k, off2, acc);
+    if (nx > 1) dw3x3_tap_wide_s8(in + C, k + 2, off2, acc);
+    if (nx > 2) dw3x3_tap_wide_s8(in + 2 * C, k + 4, off2, acc);
+  }
+}
+
+static inline void dw3x3_store4_s8(int8_t *y, const int32_t acc[4], const reds_requant_ch *q) {
+  y[0] = (int8_t)reds_sat_s8(reds_requant_fast(acc[0], &q[0]));
+  y[1] = (int8_t)reds_sat_s8(reds_requant_fast(acc[1], &q[1]));
+  y[2] = (int8_t)reds_sat_s8(reds_requant_fast(acc[2], &q[2]));
+  y[3] = (int8_t)reds_sat_s8(reds_requant_fast(acc[3], &q[3]));
+}
+
+/* One border pixel (output column ox of the row whose first input row is iy0, valid kernel rows fy0..fy1-1) of
+ * four channels: bias, valid taps, requantisation. */
+static inline void dw3x3_border_px_s8(const int8_t *in_img, const uint32_t wk[18], const reds_conv_dims *d,
+                                      int32_t iy0, int32_t fy0, int32_t fy1, int32_t ox, int32_t b0, int32_t b1,
+                                      int32_t b2, int32_t b3, const reds_requant_ch *q, uint32_t off2, int8_t *y) {
+  int32_t acc[4] = {b0, b1, b2, b3};
+  const int32_t ix0 = ox * d->stride_w - d->pad_w;
+  int32_t fx0, fx1;
+  reds_tap_range(ix0, 1, d->in_w, 3, &fx0, &fx1);
+  if (fy0 < fy1 && fx0 < fx1)
+    dw3x3_taps_wide_s8(in_img + ((size_t)(iy0 + fy0) * d->in_w + (ix0 + fx0)) * d->in_c, wk, d->in_c,
+                       d->in_w * d->in_c, fy0, fy1, fx0, fx1, off2, acc);
+  dw3x3_store4_s8(y, acc, q);
+}
+
+/* Channel groups c < c_run of a 3x3, dilation 1 depthwise with fast requantisation and a bias, group by group over
+ * the whole image: a group's nine weight words are widened once for every pixel (reds_dw3x3_widen_w); pixels whose
+ * taps are all inside take the unrolled asm, border pixels their valid taps on the same widened weights. Out of
+ * line: inside the op's pixel loop GCC kept the loop's values on the stack and reloaded them around every group
+ * (about 90 instructions per group besides the taps). Border pixels had gone through the general tap walk, which
+ * widened the weights at every tap and cost about twice an interior pixel. */
+REDS_NOINLINE static void dw3x3_groups_s8(const reds_conv_dims *d, const int8_t *input, const int8_t *w,
+                                          const int32_t *bias, const reds_requant_ch *ch, int8_t *output,
+                                          int32_t off, int32_t c_run) {
+  const int32_t C = d->in_c, in_w = d->in_w, in_row_step = in_w * C, sw = d->stride_w, px_step = sw * C;
+  const uint32_t off2 = reds_m4_offset2(off);
+  /* Output columns [ox_a, ox_b) have all three input columns inside. */
+  const int32_t ox_a = (d->pad_w + sw - 1) / sw;
+  int32_t ox_b = in_w >= 3 ? (in_w - 3 + d->pad_w) / sw + 1 : 0;
+  if (ox_b > d->out_w) ox_b = d->out_w;
+  if (ox_b < ox_a) ox_b = ox_a;
   uint32_t wk[18];
-  for (int32_t c0 = 0; c0 < c4; c0 += 4) {
+  for (int32_t c0 = 0; c0 < c_run; c0 += 4) {
     reds_dw3x3_widen_w(w + c0, C, wk);
     const int32_t b0 = bias[c0], b1 = bias[c0 + 1], b2 = bias[c0 + 2], b3 = bias[c0 + 3];
-    const int8_t *px = in + c0;
-    int8_t *y = out + c0;
-    for (int32_t p = 0; p < npx; ++p, px += px_step, y += out_step) {
-      int32_t acc[4] = {b0, b1, b2, b3};
-      reds_dw3x3_wide_s8(px, wk, C, in_row_step, off, acc);
-      y[0] = (int8_t)reds_sat_s8(reds_requant_fast(acc[0], &ch[c0]));
-      y[1] = (int8_t)reds_sat_s8(reds_requant_fast(acc[1], &ch[c0 + 1]));
-      y[2] = (int8_t)reds_sat_s8(reds_requant_fast(acc[2], &ch[c0 + 2]));
-      y[3] = (int8_t)reds_sat_s8(reds_requant_fast(acc[3], &ch[c0 + 3]));
+    const reds_requant_ch *q = ch + c0;
+    for (int32_t b = 0; b < d->batches; ++b) {
+      const int8_t *in_img = input + (size_t)b * d->in_h * in_row_step + c0;
+      for (int32_t oy = 0; oy < d->out_h; ++oy) {
+        const int32_t iy0 = oy * d->stride_h - d->pad_h;
+        int32_t fy0, fy1;
+        reds_tap_range(iy0, 1, d->in_h, 3, &fy0, &fy1);
+        const int full_rows = fy0 == 0 && fy1 == 3;
+        int8_t *const y = output + ((size_t)b * d->out_h + oy) * d->out_w * C + c0;
+        int32_t ox = 0;
+        if (full_rows) { /* border columns left, then the interior run in a loop of its own */
+          for (; ox < ox_a; ++ox)
+            dw3x3_border_px_s8(in_img, wk, d, iy0, fy0, fy1, ox, b0, b1, b2, b3, q, off2, y + (size_t)ox * C);
+          const int8_t *px = in_img + ((size_t)iy0 * in_w + (ox * sw - d->pad_w)) * C;
+          int8_t *yo = y + (size_t)ox * C;
+          for (; ox < ox_b; ++ox, px += px_step, yo += C) {
+            int32_t acc[4] = {b0, b1, b2, b3};
+            reds_dw3x3_wide_s8(px, wk, C, in_row_step, off, acc);
+            dw3x3_store4_s8(yo, acc, q);
+          }
+        }
+        for (; ox < d->out_w; ++ox)
+          dw3x3_border_px_s8(in_img, wk, d, iy0, fy0, fy1, ox, b0, b1, b2, b3, q, off2, y + (size_t)ox * C);
+      }
     }
   }
 }
@@ -72,27 +143,28 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
 #else
   const int interior3x3 = 0;
 #endif
-  /* Output columns [ox_a, ox_b) have all three input columns inside (3x3, dilation 1). */
-  const int32_t ox_a = (dd.pad_w + dd.stride_w - 1) / dd.stride_w;
-  const int32_t ox_b = dd.in_w >= 3 ? (dd.in_w - 3 + dd.pad_w) / dd.stride_w + 1 : 0;
-  /* The run also takes a last partial group where the tensor has its four channels: the extra lanes land in
-   * inactive outputs, which the pixel loop fills with the zero point afterwards. (A layer cut to one channel is
-   * cheaper in the byte-wise loop than four lanes, their requantisation and the run's set-up.) */
+  /* The group-major 3x3 path also takes a last partial group where the tensor has its four channels: the extra
+   * lanes land in inactive outputs, which the pixel loop fills with the zero point afterwards. (A layer cut to one
+   * channel is cheaper in the byte-wise loop than four lanes, their requantisation and the set-up.) */
   const int32_t c_run = out_width > 1 && c4 < out_width && c4 + 4 <= C ? c4 + 4 : c4;
-  const int interior_run = interior3x3 && fast && bias != NULL && c_run > 0 && ox_a < ox_b && ox_b <= dd.out_w;
+  const int groups3x3 = interior3x3 && fast && bias != NULL && c_run > 0;
+#if defined(REDS_ARCH_CORTEX_M4)
+  if (groups3x3) dw3x3_groups_s8(&dd, input, weights, bias, v.ch, output, off, c_run);
+#endif
+  /* Channel groups the 3x3 path already did. */
+  const int32_t c_first = groups3x3 ? c_run : 0;
+  if (c_first >= out_width) { /* only the inactive channels' zero point is left */
+    if (out_width < C)
+      for (int32_t p = 0, n = dd.batches * dd.out_h * dd.out_w; p < n; ++p)
+        reds_fill_s8(output + (size_t)p * C + out_width, zero, C - out_width);
+    return REDS_OK;
+  }
   for (int32_t b = 0; b < dd.batches; ++b) {
     const int8_t *in_img = input + (size_t)b * dd.in_h * dd.in_w * C;
     for (int32_t oy = 0; oy < dd.out_h; ++oy) {
       const int32_t iy0 = oy * dd.stride_h - dd.pad_h;
       int32_t fy0, fy1;
       reds_tap_range(iy0, dd.dilation_h, dd.in_h, dd.filter_h, &fy0, &fy1);
-      const int run = interior_run && fy0 == 0 && fy1 == 3;
-#if defined(REDS_ARCH_CORTEX_M4)
-      if (run)
-        dw3x3_interior_s8(in_img + ((size_t)iy0 * dd.in_w + (size_t)(ox_a * dd.stride_w - dd.pad_w)) * C, weights,
-                          bias, v.ch, output + (((size_t)b * dd.out_h + oy) * dd.out_w + ox_a) * C, C,
-                          dd.in_w * C, dd.stride_w * C, C, off, ox_b - ox_a, c_run);
-#endif
       for (int32_t ox = 0; ox < dd.out_w; ++ox) {
         const int32_t ix0 = ox * dd.stride_w - dd.pad_w;
         int32_t fx0, fx1;
@@ -107,8 +179,6 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
           w0 = weights + ((size_t)fy0 * fw + (size_t)fx0) * C;
         }
         const size_t in_row_step = (size_t)dd.dilation_h * dd.in_w * C, w_row_step = (size_t)fw * C;
-        /* The interior run already did this pixel's channel groups. */
-        const int32_t c_first = run && ox >= ox_a && ox < ox_b ? c_run : 0;
         for (int32_t c0 = c_first; c0 < c4; c0 += 4) {
           int32_t acc[4] = {reds_bias_or_zero(bias, c0), reds_bias_or_zero(bias, c0 + 1),
                             reds_bias_or_zero(bias, c0 + 2), reds_bias_or_zero(bias, c0 + 3)};

@@ -150,8 +150,9 @@ static void random_quant(reds_quant_params_s8 *qp, float *scales, int32_t out_c)
 static long g_requant_forms[2];
 /* Conv cases that ran the 1x1 loop's pixel pairs (1x1 kernel, scratch given, in_width >= 8, two pixels or more). */
 static long g_pointwise_pairs;
-/* Depthwise 3x3 cases with a bias, four channels or more and an interior pixel (the DSP build's interior run). */
-static long g_dw3x3_interior;
+/* Depthwise 3x3 cases (dilation 1) with a bias, the fast requantisation and a channel group of four to run (the
+ * DSP build's group-major path), and those of them with padding (border pixels on the path's tap loop). */
+static long g_dw3x3_groups, g_dw3x3_border;
 /* Conv cases that ran the 1x1 loop for 1..3 active inputs with a bias (the DSP build's asm loop when fast), and
  * those with 1..2 inputs, the fast form and two pixels or more (the DSP build's pixel pairs from a table; its
  * second pass, past 32 outputs, is in the on-target vector case conv1x1_few). */
@@ -197,9 +198,9 @@ static void conv_s8_case(int dw, int wide) {
   rq.shift = shift;
   reds_requant_ch *ch = (reds_requant_ch *)malloc(d.out_c * sizeof(reds_requant_ch));
   rq.ch = rnd() % 3 ? ch : NULL; /* the fast form where prepare allows it, or the general one */
-  if ((wide == 3 && rnd() % 4) || (wide == 2 && (rnd() & 1))) {
-    /* first layers mostly, pointwise cases half the time, in the fast form (no clamp beyond int8): the DSP
-     * build has loops of their own for it */
+  if ((wide == 3 && rnd() % 4) || ((wide == 2 || dw) && (rnd() & 1))) {
+    /* first layers mostly, pointwise and depthwise cases half the time, in the fast form (no clamp beyond int8):
+     * the DSP build has loops of their own for it */
     rq.ch = ch;
     qp.activation = 0;
   }
@@ -220,8 +221,10 @@ static void conv_s8_case(int dw, int wide) {
                     : reds_conv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw, scratch,
                                    scratch ? scratch_n : 0);
   g_pointwise_pairs += !dw && d.filter_h == 1 && d.filter_w == 1 && scratch != NULL && iw >= 8 && px >= 2;
-  g_dw3x3_interior += dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
-                      use_bias && iw >= 4 && d.in_h >= 3 && d.in_w >= 3;
+  const int dw_groups = dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
+                        use_bias && rq.fast && (iw >= 4 || (iw > 1 && (iw & ~3) + 4 <= d.in_c));
+  g_dw3x3_groups += dw_groups;
+  g_dw3x3_border += dw_groups && (d.pad_h > 0 || d.pad_w > 0);
   g_pointwise_few += !dw && d.filter_h == 1 && d.filter_w == 1 && iw < 4 && use_bias;
   g_pointwise_few_pairs += !dw && d.filter_h == 1 && d.filter_w == 1 && iw <= 2 && use_bias && rq.fast &&
                            px >= 2;
@@ -395,7 +398,8 @@ static void test_conv_s8_first_layer_matches_sliced_reference(void) {
 static void test_conv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(0); }
 static void test_dwconv_s8_matches_sliced_reference(void) {
   for (int i = 0; i < REPEAT; ++i) conv_s8_case(1, 0);
-  CHECK(g_dw3x3_interior > 10);
+  CHECK(g_dw3x3_groups > 10);
+  CHECK(g_dw3x3_border > 5);
 }
 static void test_dwconv_f32_matches_sliced_reference(void) { for (int i = 0; i < REPEAT; ++i) conv_f32_case(1); }
 
