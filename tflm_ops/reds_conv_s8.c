@@ -30,6 +30,14 @@ int reds_conv_s8_prepare(reds_conv_dims *d, const reds_quant_params_s8 *qp, reds
 #define REDS_CONV_PAIRS 0 /* the sanitizer tests set 1 to run the path on the host */
 #endif
 
+/* 1x1 convs take pixel triples (reds_dot3x2_s8) before pairs on the DSP build, where the 3x2 loop shares each
+ * widened weight word among three pixels; the portable reds_dot3x2_s8 is a plain loop, slower than the pairs'. */
+#if !defined(REDS_CONV_TRIPLES) && defined(REDS_ARCH_CORTEX_M4)
+#define REDS_CONV_TRIPLES 1
+#elif !defined(REDS_CONV_TRIPLES)
+#define REDS_CONV_TRIPLES 0 /* the sanitizer tests set 1 to run the path on the host */
+#endif
+
 static int pair_field(int64_t k, int32_t channels) {
   return REDS_CONV_PAIRS && k >= REDS_CONV_PAIR_MIN && k <= REDS_CONV_PAIR_MAX && channels >= 2;
 }
@@ -50,13 +58,14 @@ static int64_t packed_bytes(const reds_conv_dims *d, int32_t out_width, int32_t 
   return (int64_t)packed_stride((int32_t)k) * out_width;
 }
 
-/* 1x1 convs: two pixels' widened inputs (int16 each), 4-byte aligned inside the scratch. */
+/* 1x1 convs: three pixels' widened inputs (int16 each; the pixel pairs use two of them), 4-byte aligned inside
+ * the scratch. The same size on every build (a caller may size the arena on the host for the target). */
 #define REDS_CONV_WIDE_MIN 8
 static int is_pointwise(const reds_conv_dims *d) {
   return d->filter_h == 1 && d->filter_w == 1 && d->pad_h == 0 && d->pad_w == 0;
 }
 static int32_t wide_bytes(int32_t in_width) {
-  return in_width >= REDS_CONV_WIDE_MIN && in_width <= (INT32_MAX - 16) / 4 ? 4 * ((in_width + 3) & ~3) + 4 : 0;
+  return in_width >= REDS_CONV_WIDE_MIN && in_width <= (INT32_MAX - 16) / 6 ? 6 * ((in_width + 3) & ~3) + 4 : 0;
 }
 
 int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, int32_t in_width) {
@@ -185,7 +194,8 @@ static void gather_patch(const conv_ctx *c, int8_t *patch, int8_t zp) {
  * Pixels go in pairs through reds_dot2x2_s8 (two pixels times two channels: each weight word is loaded and widened
  * once for both pixels; the pixels' inputs are widened once per pair, into the caller's scratch) when the input
  * slice is long enough to repay the widening and the scratch holds it (wide_bytes); otherwise, and for a last odd
- * pixel, one pixel at a time, four channels per reds_dot4_s8. */
+ * pixel, one pixel at a time, four channels per reds_dot4_s8. On the DSP build triples come first
+ * (conv_1x1_triples_s8: three pixels per weight word). */
 
 /* Input of output pixel p (batch-major, then rows, then columns). */
 static inline const int8_t *pixel_input(const reds_conv_dims *d, const int8_t *input, int32_t p) {
@@ -233,6 +243,67 @@ REDS_ALWAYS_INLINE void pair_channels_s8(const int16_t *xa, const int16_t *xb, c
   }
 }
 
+/* Output channels o0..o1-1 of three pixels: two per reds_dot3x2_s8 over n widened inputs (x3, interleaved), a last
+ * odd one per pixel from the n_bytes input bytes (ra, rb, rc), which also serve the 3x2 loop's byte tail. */
+REDS_ALWAYS_INLINE void triple_channels_s8(const int16_t *x3, const int8_t *ra, const int8_t *rb, const int8_t *rc,
+                                           const int8_t *w, int32_t w_stride, int32_t n, int32_t n_bytes,
+                                           int32_t off, const int32_t *bias, const reds_requant_view *v, int32_t o0,
+                                           int32_t o1, int8_t *ya, int8_t *yb, int8_t *yc) {
+  const int32_t o2 = o0 + ((o1 - o0) & ~1);
+  for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)w_stride) {
+    const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
+    int32_t acc[6] = {b0, b1, b0, b1, b0, b1};
+    reds_dot3x2_s8(x3, ra, rb, rc, w, w_stride, n, off, acc);
+    ya[o] = reds_requant_at(acc[0], v, o);
+    ya[o + 1] = reds_requant_at(acc[1], v, o + 1);
+    yb[o] = reds_requant_at(acc[2], v, o);
+    yb[o + 1] = reds_requant_at(acc[3], v, o + 1);
+    yc[o] = reds_requant_at(acc[4], v, o);
+    yc[o + 1] = reds_requant_at(acc[5], v, o + 1);
+  }
+  if (o2 < o1) {
+    const int32_t b0 = reds_bias_or_zero(bias, o2);
+    ya[o2] = reds_requant_at(reds_dot_s8(ra, w, n_bytes, off, b0), v, o2);
+    yb[o2] = reds_requant_at(reds_dot_s8(rb, w, n_bytes, off, b0), v, o2);
+    yc[o2] = reds_requant_at(reds_dot_s8(rc, w, n_bytes, off, b0), v, o2);
+  }
+}
+
+/* The pixel triples of conv_1x1_s8_body (the fast requantisation where it is built): pixels 0 .. 3 * (pixels / 3) - 1 through
+ * reds_dot3x2_s8; returns how many pixels it did. n: the widened length (in_width, or its word-rounded length
+ * when the last partial word is padded with the input zero point). */
+REDS_NOINLINE static int32_t conv_1x1_triples_s8(const reds_conv_dims *d, const reds_requant_view *v,
+                                                 const int8_t *input, const int8_t *weights, const int32_t *bias,
+                                                 int8_t *output, int32_t out_width, int32_t in_width, int32_t n,
+                                                 int32_t off, int16_t *wide) {
+  reds_requant_view vf = *v;
+  vf.fast = REDS_FAST_REQUANT_BUILD; /* a constant, so the requantisation inlines in one form only */
+  const int32_t in_c = d->in_c, out_c = d->out_c;
+  const int32_t pixels = d->batches * d->out_h * d->out_w, n0 = in_width & ~3;
+  const int8_t zero = (int8_t)vf.output_offset, in_zp = (int8_t)(-off);
+  int32_t p = 0;
+  for (; p + 2 < pixels; p += 3) {
+    const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1),
+                 *xc = pixel_input(d, input, p + 2);
+    int8_t *ya = output + (size_t)p * out_c, *yb = ya + out_c, *yc = yb + out_c;
+    reds_widen3_s8(xa, xb, xc, in_width, off, wide);
+    if (n != in_width) {
+      int8_t last[3][4];
+      for (int32_t i = 0; i < 4; ++i) {
+        last[0][i] = n0 + i < in_width ? xa[n0 + i] : in_zp;
+        last[1][i] = n0 + i < in_width ? xb[n0 + i] : in_zp;
+        last[2][i] = n0 + i < in_width ? xc[n0 + i] : in_zp;
+      }
+      reds_widen3_s8(last[0], last[1], last[2], 4, off, wide + 3 * n0);
+    }
+    triple_channels_s8(wide, xa, xb, xc, weights, in_c, n, in_width, off, bias, &vf, 0, out_width, ya, yb, yc);
+    reds_fill_s8(ya + out_width, zero, out_c - out_width);
+    reds_fill_s8(yb + out_width, zero, out_c - out_width);
+    reds_fill_s8(yc + out_width, zero, out_c - out_width);
+  }
+  return p;
+}
+
 REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
                                          const int8_t *weights, const int32_t *bias, int8_t *output,
                                          int32_t out_width, int32_t in_width, int16_t *wide_a, int fast) {
@@ -249,6 +320,11 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
      * per byte (the portable 2x2 loop goes byte by byte anyway). */
     const int32_t n4 = (in_width + 3) & ~3, n = REDS_CONV_PAIRS && n4 <= in_c ? n4 : in_width, n0 = in_width & ~3;
     const int8_t in_zp = (int8_t)(-off);
+    /* Pixel triples first (each weight word widened once for three pixels), then a pair, then one. Out of line
+     * (inlined, the triples doubled the 1x1 loop's code), in the fast requantisation's instantiation only where
+     * that form is built (elsewhere, e.g. the host's sanitizer tests, with the general form). */
+    if (REDS_CONV_TRIPLES && (fast || !REDS_FAST_REQUANT_BUILD) && pixels >= 3)
+      p = conv_1x1_triples_s8(d, &v, input, weights, bias, output, out_width, in_width, n, off, wide_a);
     for (; p + 1 < pixels; p += 2) {
       const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1);
       int8_t *ya = output + (size_t)p * out_c, *yb = ya + out_c;

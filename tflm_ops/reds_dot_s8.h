@@ -15,7 +15,11 @@
  *                     reads them (the arch's own order; only reds_dot2x2_s8 reads the result)
  *   reds_dot2x2_s8    two pixels times two output rows: acc[2p + r] += sum_{i<n} (x_p[i] + off) * w[r * w_stride
  *                     + i], from both pixels' widened inputs xa, xb and, for the last n % 4, their bytes ina, inb
- *                     (each weight word is loaded and widened once for two pixels) */
+ *                     (each weight word is loaded and widened once for two pixels)
+ *   reds_widen3_s8    three pixels' first n & ~3 input bytes, plus the offset, as 16-bit values interleaved per four
+ *                     inputs (12 values per four inputs, in the arch's own order; only reds_dot3x2_s8 reads them)
+ *   reds_dot3x2_s8    three pixels times two output rows: acc[2p + r] += sum_{i<n} (x_p[i] + off) * w[r * w_stride
+ *                     + i], from reds_widen3_s8's values and, for the last n % 4, the bytes ina, inb, inc */
 #ifndef REDS_DOT_S8_H_
 #define REDS_DOT_S8_H_
 
@@ -96,6 +100,40 @@ static inline void reds_dot2x2_s8(const int16_t *xa, const int16_t *xb, const in
   acc[1] = (int32_t)a1;
   acc[2] = (int32_t)a2;
   acc[3] = (int32_t)a3;
+}
+
+/* Portable layout: per four inputs, pixel a's four values, then b's, then c's. */
+static inline void reds_widen3_s8(const int8_t *a, const int8_t *b, const int8_t *c, int32_t n, int32_t input_offset,
+                                  int16_t *xw) {
+  for (int32_t i = 0; i + 4 <= n; i += 4, xw += 12)
+    for (int32_t t = 0; t < 4; ++t) {
+      xw[t] = (int16_t)((int32_t)a[i + t] + input_offset);
+      xw[4 + t] = (int16_t)((int32_t)b[i + t] + input_offset);
+      xw[8 + t] = (int16_t)((int32_t)c[i + t] + input_offset);
+    }
+}
+
+static inline void reds_dot3x2_s8(const int16_t *x3, const int8_t *ina, const int8_t *inb, const int8_t *inc,
+                                  const int8_t *w, int32_t w_stride, int32_t n, int32_t input_offset,
+                                  int32_t acc[6]) {
+  uint32_t a[6];
+  for (int k = 0; k < 6; ++k) a[k] = (uint32_t)acc[k];
+  const int8_t *w1 = w + w_stride;
+  int32_t i = 0;
+  for (; i < (n & ~3); i += 4, x3 += 12)
+    for (int32_t t = 0; t < 4; ++t)
+      for (int p = 0; p < 3; ++p) {
+        a[2 * p] += (uint32_t)(x3[4 * p + t] * (int32_t)w[i + t]);
+        a[2 * p + 1] += (uint32_t)(x3[4 * p + t] * (int32_t)w1[i + t]);
+      }
+  for (; i < n; ++i) {
+    const int8_t *px[3] = {ina, inb, inc};
+    for (int p = 0; p < 3; ++p) {
+      a[2 * p] = reds_mac_u32(a[2 * p], px[p][i], w[i], input_offset);
+      a[2 * p + 1] = reds_mac_u32(a[2 * p + 1], px[p][i], w1[i], input_offset);
+    }
+  }
+  for (int k = 0; k < 6; ++k) acc[k] = (int32_t)a[k];
 }
 
 #endif /* REDS_ARCH_CORTEX_M4 */

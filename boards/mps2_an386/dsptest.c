@@ -10,6 +10,8 @@
  *   reds_dw3x3_widen_w + reds_dw3x3_wide_s8  the same 3x3 pixels with the weights widened beforehand
  *   reds_widen_s8 + reds_dot2x2_s8  two pixels (the second 5 bytes after the first) times two weight rows, the
  *                      same strides as reds_dot4_s8
+ *   reds_widen3_s8 + reds_dot3x2_s8  three pixels (5 and 11 bytes after the first) times two weight rows, the
+ *                      same strides
  *   reds_pointwise_few_s8  a 1x1 conv's outputs from K = 1 or 2 inputs with the fast requantisation: n = 1..40
  *                      channels, weight strides K..75 at every alignment, random 64-bit rounding terms, multipliers
  *                      and shifts 0..31 (wrap-around and saturation included), nothing written past n
@@ -83,6 +85,16 @@ __attribute__((noinline)) static void dsp_dot2x2(const int8_t *ina, const int8_t
     reds_widen_s8(ina, n, off, wa);
     reds_widen_s8(inb, n, off, wb);
     reds_dot2x2_s8(wa, wb, ina, inb, w, stride, n, off, acc);
+}
+
+/* Three pixels' inputs widened (interleaved), then the 3x2 dot product: as the 1x1 conv's triples call them. */
+__attribute__((noinline)) static void dsp_dot3x2(const int8_t *ina, const int8_t *inb, const int8_t *inc,
+                                                  const int8_t *w, int32_t stride, int32_t n, int32_t off,
+                                                  int32_t *acc)
+{
+    static uint32_t x3[3 * 72 / 2];
+    reds_widen3_s8(ina, inb, inc, n, off, (int16_t *)(void *)x3);
+    reds_dot3x2_s8((const int16_t *)(const void *)x3, ina, inb, inc, w, stride, n, off, acc);
 }
 
 __attribute__((noinline)) static void plain_dot2x2(const int8_t *ina, const int8_t *inb, const int8_t *w,
@@ -284,6 +296,13 @@ static int check_four(int32_t n, int32_t mis, int32_t off)
             plain_dot2x2(in, in + 5, w, stride, n, off, b2);
             dsp_dot2x2(in, in + 5, w, stride, n, off, c2);
             if (!same4(b2, c2)) fail(start ? "dot2x2-wrap" : "dot2x2", n, mis, off);
+            int32_t b3[6] = {a[0], a[1], a[2], a[3], a[1], a[0]}, c3[6] = {a[0], a[1], a[2], a[3], a[1], a[0]};
+            plain_dot2x2(in, in + 5, w, stride, n, off, b3);
+            b3[4] = plain_dot(in + 11, w, n, off, b3[4]);
+            b3[5] = plain_dot(in + 11, w + stride, n, off, b3[5]);
+            dsp_dot3x2(in, in + 5, in + 11, w, stride, n, off, c3);
+            if (!same4(b3, c3) || b3[4] != c3[4] || b3[5] != c3[5])
+                fail(start ? "dot3x2-wrap" : "dot3x2", n, mis, off);
             cases += 2;
         }
         /* Depthwise: tap steps of 4 + mis (input) and 7 - mis (weights), so the taps cross every alignment. */

@@ -150,6 +150,8 @@ static void random_quant(reds_quant_params_s8 *qp, float *scales, int32_t out_c)
 static long g_requant_forms[2];
 /* Conv cases that ran the 1x1 loop's pixel pairs (1x1 kernel, scratch given, in_width >= 8, two pixels or more). */
 static long g_pointwise_pairs;
+/* ... and three pixels or more (pixel triples on the DSP build when fast, and in the sanitizer tests). */
+static long g_pointwise_triples;
 /* Depthwise 3x3 cases (dilation 1) with a bias, the fast requantisation and a channel group of four to run (the
  * DSP build's group-major path), and those of them with padding (border pixels on the path's tap loop). */
 static long g_dw3x3_groups, g_dw3x3_border;
@@ -221,6 +223,8 @@ static void conv_s8_case(int dw, int wide) {
                     : reds_conv_s8(&d, &rq, in, w, use_bias ? bias : NULL, out, ow, iw, scratch,
                                    scratch ? scratch_n : 0);
   g_pointwise_pairs += !dw && d.filter_h == 1 && d.filter_w == 1 && scratch != NULL && iw >= 8 && px >= 2;
+  g_pointwise_triples += !dw && d.filter_h == 1 && d.filter_w == 1 && scratch != NULL && iw >= 8 && px >= 3 &&
+                         rq.fast;
   const int dw_groups = dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
                         use_bias && rq.fast && (iw >= 4 || (iw > 1 && (iw & ~3) + 4 <= d.in_c));
   g_dw3x3_groups += dw_groups;
@@ -385,8 +389,9 @@ static void test_conv_s8_wide_matches_sliced_reference(void) {
   CHECK(g_slice_padded > 5);
 }
 static void test_conv_s8_pointwise_matches_sliced_reference(void) {
-  for (int i = 0; i < REPEAT / 2; ++i) conv_s8_case(0, 2);
-  CHECK(g_pointwise_pairs > 10);
+  for (int i = 0; i < REPEAT; ++i) conv_s8_case(0, 2);
+  CHECK(g_pointwise_pairs > 20);
+  CHECK(g_pointwise_triples > 8);
   CHECK(g_pointwise_few > 3);
   CHECK(g_pointwise_few_pairs > 2);
 }
