@@ -244,11 +244,16 @@ REDS_ALWAYS_INLINE void pair_channels_s8(const int16_t *xa, const int16_t *xb, c
 }
 
 /* Output channels o0..o1-1 of three pixels: two per reds_dot3x2_s8 over n widened inputs (x3, interleaved), a last
- * odd one per pixel from the n_bytes input bytes (ra, rb, rc), which also serve the 3x2 loop's byte tail. */
-REDS_ALWAYS_INLINE void triple_channels_s8(const int16_t *x3, const int8_t *ra, const int8_t *rb, const int8_t *rc,
-                                           const int8_t *w, int32_t w_stride, int32_t n, int32_t n_bytes,
-                                           int32_t off, const int32_t *bias, const reds_requant_view *v, int32_t o0,
-                                           int32_t o1, int8_t *ya, int8_t *yb, int8_t *yc) {
+ * odd one per pixel from the n_bytes input bytes (ra, rb, rc), which also serve the 3x2 loop's byte tail. One
+ * out-of-line copy for the 1x1 and the gathered-field triples, in the fast requantisation where it is built (the
+ * callers only come here then) and the general one elsewhere: inlined, it added about 2 KB of code per caller. */
+REDS_NOINLINE static void triple_channels_s8(const int16_t *x3, const int8_t *ra, const int8_t *rb, const int8_t *rc,
+                                             const int8_t *w, int32_t w_stride, int32_t n, int32_t n_bytes,
+                                             int32_t off, const int32_t *bias, const reds_requant_view *view,
+                                             int32_t o0, int32_t o1, int8_t *ya, int8_t *yb, int8_t *yc) {
+  reds_requant_view vf = *view;
+  vf.fast = REDS_FAST_REQUANT_BUILD; /* a constant, so the requantisation inlines in one form only */
+  const reds_requant_view *const v = &vf;
   const int32_t o2 = o0 + ((o1 - o0) & ~1);
   for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)w_stride) {
     const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
@@ -276,11 +281,9 @@ REDS_NOINLINE static int32_t conv_1x1_triples_s8(const reds_conv_dims *d, const 
                                                  const int8_t *input, const int8_t *weights, const int32_t *bias,
                                                  int8_t *output, int32_t out_width, int32_t in_width, int32_t n,
                                                  int32_t off, int16_t *wide) {
-  reds_requant_view vf = *v;
-  vf.fast = REDS_FAST_REQUANT_BUILD; /* a constant, so the requantisation inlines in one form only */
   const int32_t in_c = d->in_c, out_c = d->out_c;
   const int32_t pixels = d->batches * d->out_h * d->out_w, n0 = in_width & ~3;
-  const int8_t zero = (int8_t)vf.output_offset, in_zp = (int8_t)(-off);
+  const int8_t zero = (int8_t)v->output_offset, in_zp = (int8_t)(-off);
   int32_t p = 0;
   for (; p + 2 < pixels; p += 3) {
     const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1),
@@ -296,7 +299,7 @@ REDS_NOINLINE static int32_t conv_1x1_triples_s8(const reds_conv_dims *d, const 
       }
       reds_widen3_s8(last[0], last[1], last[2], 4, off, wide + 3 * n0);
     }
-    triple_channels_s8(wide, xa, xb, xc, weights, in_c, n, in_width, off, bias, &vf, 0, out_width, ya, yb, yc);
+    triple_channels_s8(wide, xa, xb, xc, weights, in_c, n, in_width, off, bias, v, 0, out_width, ya, yb, yc);
     reds_fill_s8(ya + out_width, zero, out_c - out_width);
     reds_fill_s8(yb + out_width, zero, out_c - out_width);
     reds_fill_s8(yc + out_width, zero, out_c - out_width);
@@ -537,12 +540,17 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
   const int32_t k = wr->stride, o0 = wr->o0, o1 = wr->o1, out_c = d->out_c;
   const int full_depth = in_width == d->in_c;
   const int pairs = pair_field(k, o1 - o0);
-  int8_t patch[REDS_CONV_PATCH_MAX + 4], patch_b[REDS_CONV_PAIR_MAX + 4]; /* + slack for word-rounded copies */
+  /* + slack for word-rounded copies; the third field only where pixel triples run */
+  int8_t patch[REDS_CONV_PATCH_MAX + 4], patch_b[REDS_CONV_PAIR_MAX + 4],
+      patch_c[REDS_CONV_TRIPLES ? REDS_CONV_PAIR_MAX + 4 : 4];
   if (k > d->filter_h * d->filter_w * in_width) { /* defined bytes in the pad lanes before the first gather */
     memset(patch + k - 4, 0, 4);
     memset(patch_b + k - 4, 0, 4);
+    if (REDS_CONV_TRIPLES) memset(patch_c + k - 4, 0, 4);
   }
-  uint32_t wide_a[REDS_CONV_PAIR_MAX / 2], wide_b[REDS_CONV_PAIR_MAX / 2]; /* int16 pairs, word-aligned */
+  /* widened fields, int16, word-aligned: two pixels' (pairs) or three pixels' interleaved (triples) */
+  uint32_t wide[(REDS_CONV_TRIPLES ? 3 : 2) * REDS_CONV_PAIR_MAX / 2];
+  const int triples = REDS_CONV_TRIPLES && pairs && (fast || !REDS_FAST_REQUANT_BUILD);
   conv_ctx c = {*d, input, in_width, 0, 0, 0, 0, 0, 0, (size_t)d->dilation_w * d->in_c,
                 (size_t)d->dilation_h * d->in_w * d->in_c, CONV_TAPS, off, input, 0, 0, 0, 0, 0};
   int8_t *out_px = output;
@@ -553,8 +561,24 @@ REDS_ALWAYS_INLINE void conv_patch_s8_body(const reds_conv_dims *d, const reds_r
       reds_tap_range(c.iy0, d->dilation_h, d->in_h, fh, &c.fy0, &c.fy1);
       const int rows_inside = c.fy0 == 0 && c.fy1 == fh;
       int32_t ox = 0;
+      if (triples) {
+        int16_t *const x3 = (int16_t *)(void *)wide;
+        for (; ox + 2 < d->out_w; ox += 3, out_px += 3 * out_c) {
+          load_field(&c, ox, full_depth, rows_inside, patch, in_zp);
+          load_field(&c, ox + 1, full_depth, rows_inside, patch_b, in_zp);
+          load_field(&c, ox + 2, full_depth, rows_inside, patch_c, in_zp);
+          reds_widen3_s8(patch, patch_b, patch_c, k, off, x3);
+          int8_t *const ya = out_px, *const yb = ya + out_c, *const yc = yb + out_c;
+          triple_channels_s8(x3, patch, patch_b, patch_c, wr->w, k, k, k, off, bias, &v, o0, o1, ya, yb, yc);
+          if (o1 == out_width) {
+            reds_fill_s8(ya + out_width, zero, out_c - out_width);
+            reds_fill_s8(yb + out_width, zero, out_c - out_width);
+            reds_fill_s8(yc + out_width, zero, out_c - out_width);
+          }
+        }
+      }
       if (pairs) {
-        int16_t *const xa = (int16_t *)(void *)wide_a, *const xb = (int16_t *)(void *)wide_b;
+        int16_t *const xa = (int16_t *)(void *)wide, *const xb = xa + REDS_CONV_PAIR_MAX;
         for (; ox + 1 < d->out_w; ox += 2, out_px += 2 * out_c) {
           load_field(&c, ox, full_depth, rows_inside, patch, in_zp);
           load_field(&c, ox + 1, full_depth, rows_inside, patch_b, in_zp);
