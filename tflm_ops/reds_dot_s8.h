@@ -3,7 +3,7 @@
  * integer sums are exact, so any order of accumulation is allowed, but the value must be
  *     acc + sum_i (in[i] + input_offset) * w[i]   (32-bit wrap-around on overflow, as TFLM).
  *
- * The four kernels:
+ * The kernels:
  *   reds_dot_s8       one output row:   acc    += sum_{i<n} (in[i] + off) * w[i]
  *   reds_dot4_s8      four output rows: acc[r] += sum_{i<n} (in[i] + off) * w[r * w_stride + i], r < 4
  *                     (one unpacked input shared by four weight rows: FC and conv, groups of 4 output channels)
@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #if defined(REDS_ARCH_CORTEX_M4)
-/* Provided by tflm_ops/arch/cortex_m4/: must define the four kernels above with the same semantics. */
+/* Provided by tflm_ops/arch/cortex_m4/: must define every kernel above with the same semantics. */
 #include "arch/cortex_m4/reds_dot_s8_cortex_m4.h"
 #else
 

@@ -75,8 +75,8 @@ REDS_NOINLINE static void dw3x3_groups_s8(const reds_conv_dims *d, const int8_t 
   const int32_t C = d->in_c, in_w = d->in_w, in_row_step = in_w * C, sw = d->stride_w, px_step = sw * C;
   const uint32_t off2 = reds_m4_offset2(off);
   /* Output columns [ox_a, ox_b) have all three input columns inside. */
-  const int32_t ox_a = (d->pad_w + sw - 1) / sw;
-  int32_t ox_b = in_w >= 3 ? (in_w - 3 + d->pad_w) / sw + 1 : 0;
+  int32_t ox_a = (d->pad_w + sw - 1) / sw, ox_b = in_w >= 3 ? (in_w - 3 + d->pad_w) / sw + 1 : 0;
+  if (ox_a > d->out_w) ox_a = d->out_w;
   if (ox_b > d->out_w) ox_b = d->out_w;
   if (ox_b < ox_a) ox_b = ox_a;
   uint32_t wk[18];
