@@ -274,9 +274,9 @@ REDS_NOINLINE static void triple_channels_s8(const int16_t *x3, const int8_t *ra
   }
 }
 
-/* The pixel triples of conv_1x1_s8_body (the fast requantisation where it is built): pixels 0 .. 3 * (pixels / 3) - 1 through
- * reds_dot3x2_s8; returns how many pixels it did. n: the widened length (in_width, or its word-rounded length
- * when the last partial word is padded with the input zero point). */
+/* The pixel triples of conv_1x1_s8_body (with the fast requantisation where it is built): the first
+ * 3 * (pixels / 3) pixels through reds_dot3x2_s8; returns how many pixels it did. n: the widened length (in_width,
+ * or its word-rounded length when the last partial word is padded with the input zero point). */
 REDS_NOINLINE static int32_t conv_1x1_triples_s8(const reds_conv_dims *d, const reds_requant_view *v,
                                                  const int8_t *input, const int8_t *weights, const int32_t *bias,
                                                  int8_t *output, int32_t out_width, int32_t in_width, int32_t n,

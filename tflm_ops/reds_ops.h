@@ -118,9 +118,9 @@ int reds_fc_s8(const reds_fc_dims *d, const reds_requant_s8 *rq, const int8_t *i
 /* reds_conv_s8 also takes optional working memory (scratch may be NULL), reds_conv_s8_scratch_size(d, out_width,
  * in_width) bytes for these widths (0: none helps; call it after prepare): a 1x1 conv holds three pixels' widened
  * inputs there (6 x in_width bytes, in_width rounded up to a multiple of 4, + alignment; two or three pixels then
- * share every weight word), a narrow slice of a KxK conv packs its active weights there in one piece. With less, the 1x1
- * conv goes one pixel at a time and the packing falls back to a 1 KB stack buffer and several passes. The result
- * is the same either way. TFLM: request the maximum over the budgets in Prepare. */
+ * share every weight word), a narrow slice of a KxK conv packs its active weights there in one piece. With less,
+ * the 1x1 conv goes one pixel at a time and the packing falls back to a 1 KB stack buffer and several passes. The
+ * result is the same either way. TFLM: request the maximum over the budgets in Prepare. */
 int32_t reds_conv_s8_scratch_size(const reds_conv_dims *d, int32_t out_width, int32_t in_width);
 int reds_conv_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input, const int8_t *weights,
                  const int32_t *bias, int8_t *output, int32_t out_width, int32_t in_width, int8_t *scratch,
