@@ -8,10 +8,11 @@ and are excluded. Weights are untrained but seeded (keras.utils.set_random_seed(
 by weight magnitude, so the widths it picks, and hence the counts, depend on them; seeded runs are repeatable. Op
 inputs are seeded random int8.
 
-Four width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
+Five width variants of every model are measured: the converter's default widths (minimum width 1 per group: the
 top-level "models" key), `min_fraction=0.25` (every group keeps at least a quarter of its channels) and
-`min_fraction=0.25` with `output_cost=C` (budgets in MACs + C per output element), and `min_fraction=0.25` with
-the DSP cost profile (`cost_profile`: budgets in predicted DSP instructions), the others under "variants".
+`min_fraction=0.25` with `output_cost=C` (budgets in MACs + C per output element), with the DSP cost profile
+(`cost_profile`: budgets in predicted DSP instructions), and with `width_multiple=4` (widths in whole words), the
+others under "variants".
 C is calibrated here: a least-squares fit of every op's count over the first two variants, instructions =
 a·MACs + b·outputs + c·output pixels, gives C = round(b / a) for the DSP path ("cost_model" key). The cost
 profiles (the same form per layer kind: FC, 1x1 conv, KxK conv, depthwise) are fitted on the same counts and
@@ -51,9 +52,12 @@ SEED = 0
 # Width variants: name -> (min_fraction, output cost or None = calibrated from the fit of the variants before it,
 # cost profile or None; "fitted" = the DSP profile fitted on the first two variants).
 # The first is the default and fills the top-level keys.
-VARIANTS = {"default": (0.0, 0.0, None), "min_fraction_0.25": (0.25, 0.0, None),
-            "min_fraction_0.25_output_cost": (0.25, None, None),
-            "min_fraction_0.25_cost_profile": (0.25, 0.0, "fitted")}
+# name: (min_fraction, output_cost (None: calibrated here), cost profile ("fitted": the one fitted here), width
+# multiple)
+VARIANTS = {"default": (0.0, 0.0, None, 1), "min_fraction_0.25": (0.25, 0.0, None, 1),
+            "min_fraction_0.25_output_cost": (0.25, None, None, 1),
+            "min_fraction_0.25_cost_profile": (0.25, 0.0, "fitted", 1),
+            "min_fraction_0.25_multiple4": (0.25, 0.0, None, 4)}
 PROFILE_DIR = ROOT / "python" / "reds_tflm" / "profiles"
 
 
@@ -187,13 +191,13 @@ def run_bench(header: Path, build: Path, arch: str, opt: str = "-O2") -> tuple[d
 
 
 def measure_model(model, name: str, min_fraction: float, build: Path, result: dict, seed: int,
-                  output_cost: float = 0.0, profile=None) -> dict:
-    """Convert one int8 model at BUDGETS with `min_fraction` (and `output_cost` or a cost profile) and count the
-    instructions of its REDS ops."""
+                  output_cost: float = 0.0, profile=None, width_multiple: int = 1) -> dict:
+    """Convert one int8 model at BUDGETS with `min_fraction` (and `output_cost` or a cost profile, and widths in
+    steps of `width_multiple`) and count the instructions of its REDS ops."""
     from reds_tflm.convert import convert_model
     from reds_tflm.materialize import materialize
     conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name, output_cost=output_cost,
-                         cost_profile=profile)
+                         cost_profile=profile, width_multiple=width_multiple)
     reds_bytes = tio.serialize_model(conv.model)
     cases = reds_cases(conv.model, np.random.default_rng(seed))  # same input data for every variant
     header = m4gen.write_cases_header(cases, build / f"{name}.h")
@@ -317,11 +321,11 @@ def measure(build: Path, seed: int = SEED, write_profile_files: bool = True) -> 
     result: dict = {"target": "QEMU mps2-an386 Cortex-M4F, -icount shift=0, arm-none-eabi-gcc -O2",
                     "seed": seed, "budgets": BUDGETS, "min_fraction": VARIANTS["default"][0],
                     "set_budget_instructions": {}, "code_flash_bytes": {}, "models": {},
-                    "variants": {v: {"min_fraction": f, "output_cost": c, "models": {}}
-                                 for v, (f, c, _) in VARIANTS.items() if v != "default"}}
+                    "variants": {v: {"min_fraction": f, "output_cost": c, "width_multiple": m, "models": {}}
+                                 for v, (f, c, _, m) in VARIANTS.items() if v != "default"}}
     models = {name: tio.parse_model(int8_tflite(km), name) for name, km in keras_models(seed).items()}
     profiles: dict = {}
-    for variant, (frac, cost, prof) in VARIANTS.items():
+    for variant, (frac, cost, prof, multiple) in VARIANTS.items():
         target = result["models"] if variant == "default" else result["variants"][variant]["models"]
         measured = [result["models"]] + [v["models"] for v in result["variants"].values() if v["models"]]
         if cost is None:  # calibrated on the variants measured so far (DSP path)
@@ -338,7 +342,7 @@ def measure(build: Path, seed: int = SEED, write_profile_files: bool = True) -> 
         for i, (name, model) in enumerate(models.items()):
             try:
                 target[name] = measure_model(model, name, frac, build / variant, result, seed + i, cost,
-                                             profiles["dsp"] if prof is not None else None)
+                                             profiles["dsp"] if prof is not None else None, multiple)
             except BudgetError as exc:  # e.g. the fixed per-output cost of a tiny model exceeds 25 % of its cost
                 result["variants"][variant].setdefault("infeasible", {})[name] = str(exc)
     return result

@@ -261,7 +261,8 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
         (f"_{args.importance}" if args.importance != "l1" else "") + \
-        (f"_cost-{Path(args.cost_profile).stem}" if args.cost_profile else "")
+        (f"_cost-{Path(args.cost_profile).stem}" if args.cost_profile else "") + \
+        (f"_mult{args.width_multiple}" if args.width_multiple != 1 else "")
 
 
 def main() -> int:

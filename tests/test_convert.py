@@ -168,3 +168,30 @@ def test_output_cost_budgets_the_cost_not_the_macs():
         convert_model(model, budgets=fr, output_cost=-1.0)
     with pytest.raises(Exception, match="exclude each other"):
         convert_model(model, macs=(g.macs(), g.macs() / 2), output_cost=12.0)
+
+
+def test_width_multiple_takes_whole_words_where_groups_allow(tmp_path):
+    """width_multiple=4: every free group whose size is a multiple of 4 gets multiples of 4, within the budgets; the
+    CLI takes --width-multiple and rejects 0 cleanly, writing nothing."""
+    import subprocess
+    import sys
+    model = tio.parse_model(models.tflite_model("ds_cnn", "int8"))
+    res = convert_model(model, budgets=(1.0, 0.75, 0.5), width_multiple=4)
+    stepped = [g for g in res.graph.groups if not g.fixed and g.size % 4 == 0]
+    assert stepped
+    for k, w in enumerate(res.widths):
+        assert all(w[g.id] % 4 == 0 for g in stepped), (k, w)
+        assert res.graph.macs(w) <= (1.0, 0.75, 0.5)[k] * res.graph.macs() * (1 + 1e-9)
+    assert res.widths != convert_model(model, budgets=(1.0, 0.75, 0.5)).widths  # the option did something
+    with pytest.raises(Exception, match="steps of 4"):  # the tiny model's 25 % needs groups below 4 channels
+        convert_model(model, budgets=(1.0, 0.25), width_multiple=4)
+    src = tmp_path / "m.tflite"
+    src.write_bytes(models.tflite_model("ds_cnn", "int8"))
+    run = [sys.executable, "-m", "reds_tflm", "convert", str(src)]
+    ok = subprocess.run(run + ["-o", str(tmp_path / "a.tflite"), "--width-multiple", "4", "--budgets", "1,0.5"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(run + ["-o", str(tmp_path / "b.tflite"), "--width-multiple", "0"], capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and "width multiple 0" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "b.tflite").exists()

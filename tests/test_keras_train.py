@@ -297,3 +297,19 @@ def test_train_budgets_a_cost_profile() -> None:
     keras.utils.set_random_seed(0)
     plain = train(_mlp(), tr, va, budgets=(1, 0.5), **kw)
     assert prof.instructions(plain.graph, plain.widths[1]) > 0.5 * prof.instructions(plain.graph)
+
+
+def test_width_multiple_steps_the_trained_widths() -> None:
+    """width_multiple=4: the hidden groups (24 and 16 units) take multiples of 4 at every budget; a bad value is
+    refused before any training."""
+    tr, va = _data(320, 6), _data(100, 7)
+    kw = {**KW, "pretrain_epochs": 1, "finetune_epochs": 1, "bn_epochs": 0}
+    keras.utils.set_random_seed(0)
+    res = train(_mlp(), tr, va, budgets=(1, 0.6, 0.3), width_multiple=4, **kw)
+    hidden = [g.id for g in res.graph.groups if not g.fixed]
+    assert len(hidden) == 2
+    for w in res.widths:
+        assert all(w[g] % 4 == 0 for g in hidden), res.widths
+    assert res.widths[-1] != res.widths[0]
+    with pytest.raises(RedsError, match="width_multiple=0"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), width_multiple=0, **kw)

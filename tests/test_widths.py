@@ -247,3 +247,49 @@ def test_invalid_problems_are_rejected():
         solve(p, 10.0, lo=(2, 1), hi=(1, 2))
     with pytest.raises(WidthsError, match="unknown width selection method"):
         solve(p, 10.0, method="simplex")  # type: ignore[arg-type]
+
+
+def test_coarsened_problem_is_the_knapsack_over_blocks():
+    """Costs and values of block widths b equal the original problem's at k * b, constraints included."""
+    from reds_tflm.widths import block_sizes, coarsen
+    rng = np.random.default_rng(3)
+    sizes = (8, 12, 6, 5)
+    scores = tuple(np.sort(rng.gamma(1.5, 1.0, size=c))[::-1] for c in sizes)
+    p = WidthProblem(sizes, scores, (2, 4, 6, 1), 3.0, {0: 5.0, 3: 1.0}, {(0, 1): 2.0, (1, 2): 0.5, (1, 1): 0.25},
+                     (LinearConstraint({0: 3.0, 1: 1.0}, limit=60.0, const=2.0),))
+    k = block_sizes(p, 4)
+    # group 2 is fixed (minimum = size) and group 3's size is no multiple of 4: both keep steps of 1
+    assert k.tolist() == [4, 4, 1, 1]
+    c = coarsen(p, k)
+    assert c.sizes == (2, 3, 6, 5) and c.min_widths == (1, 1, 6, 1)
+    for b in itertools.product(*(range(m, s + 1) for m, s in zip(c.min_widths, c.sizes))):
+        w = np.array(b) * k
+        assert macs(c, b) == pytest.approx(macs(p, w))
+        assert value(c, b) == pytest.approx(value(p, w))
+        assert constraints_ok(c, np.array(b, float)) == constraints_ok(p, w.astype(float))
+
+
+@pytest.mark.parametrize("mode", ["top-down", "bottom-up"])
+def test_width_multiple_gives_nested_multiples_within_budget(mode):
+    rng = np.random.default_rng(5)
+    sizes = (1, 32, 64, 64, 10)
+    scores = tuple(np.sort(rng.gamma(2.0, 1.0, size=c))[::-1] for c in sizes)
+    p = WidthProblem(sizes, scores, (1, 8, 16, 16, 10), 0.0, {1: 196 * 9.0}, {(1, 2): 196.0, (2, 3): 49.0,
+                                                                              (3, 4): 1.0})
+    full = full_macs(p)
+    budgets = [full * f for f in (1.0, 0.75, 0.5, 0.25)]
+    free = [s.widths for s in select_nested(p, budgets, mode=mode)]
+    sols = select_nested(p, budgets, mode=mode, multiple=4)
+    for s, b, f in zip(sols, budgets, free):
+        assert all(w % 4 == 0 for w in s.widths[1:4]) and s.widths[0] == 1 and s.widths[4] == 10
+        assert fits(b, macs(p, s.widths)) and s.macs == pytest.approx(macs(p, s.widths))
+        assert s.value == pytest.approx(value(p, s.widths)) and s.value <= value(p, f) + 1e-9
+    for a, b in zip(sols, sols[1:]):
+        assert all(x >= y for x, y in zip(a.widths, b.widths))
+    one = solve(p, budgets[2], lo=(1, 9, 16, 16, 10), multiple=4)  # a lower bound between multiples rounds up
+    assert one.widths[1] >= 12 and one.widths[1] % 4 == 0
+    with pytest.raises(WidthsError, match="multiple of 4 between lo=9 and hi=11"):
+        solve(p, budgets[0], lo=(1, 9, 16, 16, 10), hi=(1, 11, 64, 64, 10), multiple=4)
+    for bad in (0, -4, 2.5, True):
+        with pytest.raises(WidthsError, match="width multiple"):
+            select_nested(p, budgets, multiple=bad)

@@ -51,7 +51,8 @@ def table(r: dict) -> str:
              "per output element, the per-output price the fit below measures, so that a budget buys run time; "
              "`min_fraction_0.25_cost_profile` budgets the DSP cost profile's predicted instructions instead "
              "(`convert --cost-profile cortex-m4-dsp`; the profile, per layer kind, is fitted here and bundled, "
-             "table below).", "",
+             "table below); `min_fraction_0.25_multiple4` takes widths in steps of 4 (CLI `--width-multiple 4`: "
+             "whole words for the DSP loops).", "",
              "MAC frac = MACs(b)/MACs(0); DSP time = DSP instructions(b)/instructions(0) (what the budget buys). "
              "arena B: TFLM's arena for the full-width model; conv scratch B: the largest working memory a "
              "REDS_Conv requests on top (packed weights of a narrow slice; TFLM places it in the arena).", "",

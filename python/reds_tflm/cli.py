@@ -38,7 +38,7 @@ def cmd_convert(a: argparse.Namespace) -> int:
     res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
                         min_width=a.min_width, min_fraction=a.min_fraction, mode=a.mode,
                         method=a.method, name=str(src), output_cost=a.output_cost,
-                        cost_profile=a.cost_profile)
+                        cost_profile=a.cost_profile, width_multiple=a.width_multiple)
     dst = _out_path(src, a.output, ".reds.tflite")
     data = tio.save_model(res.model, dst)
     print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cost-profile", metavar="NAME|FILE",
                    help="budgets in a target's predicted instructions instead of MACs: a bundled profile "
                         "(cortex-m4-dsp, cortex-m4-portable; fitted by benchmarks/m4.py) or a JSON file of that form")
+    c.add_argument("--width-multiple", type=int, default=1, metavar="M",
+                   help="widths in steps of M in every group whose size is a multiple of M (e.g. 4: whole words "
+                        "for the Cortex-M4 DSP loops); default 1")
     c.add_argument("--mode", default="top-down", choices=["top-down", "bottom-up"])
     c.add_argument("--method", default="auto", help="width search: auto (Lagrangian DP), milp, exhaustive")
     c.set_defaults(func=cmd_convert)

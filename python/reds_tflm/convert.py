@@ -126,13 +126,14 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
                   widths: list[list[int]] | None = None, importance: str = "l1", min_width: int = 1,
                   min_fraction: float = 0.0, mode: str = "top-down", method: str = "auto",
                   name: str = "model", output_cost: float = 0.0,
-                  cost_profile: str | CostProfile | None = None) -> ConvertResult:
+                  cost_profile: str | CostProfile | None = None, width_multiple: int = 1) -> ConvertResult:
     """Convert a (copied) model. With `widths` given, the channel order is kept (training already ordered it).
 
     Budget fractions count MACs, or with a `cost_profile` (bundled name such as "cortex-m4-dsp", JSON path, or
     CostProfile) the target's predicted instructions, or with `output_cost` > 0 MACs + output_cost per output
     element: then the fractions buy run time on kernels with per-output and per-pixel prices. The table reports
-    true MACs either way."""
+    true MACs either way. `width_multiple` M > 1: widths in steps of M in every group whose size is a multiple of M
+    (widths.block_sizes)."""
     cost = None if cost_profile is None and not output_cost else resolve(output_cost, cost_profile)
     model = copy.deepcopy(model)
     for i, op in enumerate(model.subgraphs[0].operators or []):
@@ -149,7 +150,7 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
                                 min_fraction, cost)
         bmacs = _budget_macs(graph, budgets, macs, cost)
         try:
-            sols = select_nested(problem, bmacs, mode=mode, method=method)
+            sols = select_nested(problem, bmacs, mode=mode, method=method, multiple=width_multiple)
         except BudgetError as exc:
             if cost is None:
                 raise

@@ -8,7 +8,9 @@ sorted non-increasing, so V_g is concave); the cost is a polynomial of degree <=
 
 and optional linear constraints const_j + sum_g c_jg w_g <= limit_j (peak activation memory) must hold.
 `solve` maximises sum_g V_g(w_g) subject to MACs(w) <= budget; `select_nested` solves a decreasing sequence of
-budgets so that the widths are nested (each smaller budget keeps a prefix of every group).
+budgets so that the widths are nested (each smaller budget keeps a prefix of every group). With `multiple` = m > 1,
+every free group whose size is a multiple of m takes widths in steps of m (`coarsen`: the same knapsack over blocks
+of m units), for kernels that run whole words of channels (the Cortex-M4 DSP loops widen four at a time).
 
 Methods: "lagrangian" (default; exact dynamic programming per Lagrange multiplier over the group interaction tree,
 then greedy repair and local search, with a certified dual upper bound), "milp" (exact, scipy/HiGHS), and
@@ -280,13 +282,54 @@ def _check_budget(problem: WidthProblem, budget: float, lo: np.ndarray, where: s
                           f"(needs {con.limit - slack[j]:.6g} > limit {con.limit:.6g})")
 
 
+def block_sizes(problem: WidthProblem, multiple: int) -> np.ndarray:
+    """Per group the width step under `multiple`: m for a free group (minimum below its size) whose size is a
+    multiple of m, else 1 (such a group keeps any width; a fixed one stays full)."""
+    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
+        raise WidthsError(f"width multiple {multiple!r} must be an integer >= 1")
+    m = int(multiple)
+    return np.array([m if m > 1 and c % m == 0 and mn < c else 1
+                     for c, mn in zip(problem.sizes, problem.min_widths)], dtype=np.int64)
+
+
+def coarsen(problem: WidthProblem, k: np.ndarray) -> WidthProblem:
+    """The same knapsack over blocks of k[g] units of group g: block b is worth the sum of its units' scores (still
+    non-increasing), a width of b blocks is k[g] * b units, so every cost coefficient scales by the blocks' sizes."""
+    kk = [int(v) for v in k]
+    scores = tuple(np.asarray(s).reshape(-1, kg).sum(axis=1) for s, kg in zip(problem.scores, kk))
+    mins = tuple(-(-mn // kg) for mn, kg in zip(problem.min_widths, kk))
+    unary = {g: v * kk[g] for g, v in problem.macs_unary.items()}
+    pair = {(a, b): v * kk[a] * kk[b] for (a, b), v in problem.macs_pair.items()}
+    cons = tuple(dataclasses.replace(c, coeffs={g: v * kk[int(g)] for g, v in c.coeffs.items()})
+                 for c in problem.constraints)
+    return WidthProblem(tuple(c // kg for c, kg in zip(problem.sizes, kk)), scores, mins, problem.macs_const, unary,
+                        pair, cons)
+
+
+def _blocks(problem: WidthProblem, multiple: int, lo: Sequence[int] | None, hi: Sequence[int] | None
+            ) -> tuple[WidthProblem, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    k = block_sizes(problem, multiple)
+    lo_a, hi_a = _box(problem, lo, hi)
+    lo_b, hi_b = -(-lo_a // k), hi_a // k
+    bad = np.flatnonzero(lo_b > hi_b)
+    if bad.size:
+        g = int(bad[0])
+        raise WidthsError(f"group {g}: no multiple of {int(k[g])} between lo={lo_a[g]} and hi={hi_a[g]}")
+    return coarsen(problem, k), k, lo_b, hi_b
+
+
 def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = None, hi: Sequence[int] | None = None,
-          method: Method = "auto", time_limit: float | None = None) -> Solution:
-    """Best widths with MACs <= max_macs, lo <= w <= hi and every extra constraint.
+          method: Method = "auto", time_limit: float | None = None, multiple: int = 1) -> Solution:
+    """Best widths with MACs <= max_macs, lo <= w <= hi and every extra constraint (and, with `multiple` > 1,
+    widths in steps of it where a group's size allows: `block_sizes`).
 
     "auto"/"lagrangian" fall back to the exact MILP when the group interaction graph is not a forest (the note of the
     returned Solution says so); `time_limit` (seconds) bounds the MILP.
     """
+    if np.any(block_sizes(problem, multiple) > 1):
+        coarse, k, lo_b, hi_b = _blocks(problem, multiple, lo, hi)
+        sol = solve(coarse, max_macs, lo_b, hi_b, method=method, time_limit=time_limit)
+        return dataclasses.replace(sol, widths=tuple(int(w) * int(kg) for w, kg in zip(sol.widths, k)))
     if method not in METHODS:
         raise WidthsError(f"unknown width selection method {method!r}; expected one of {', '.join(METHODS)}")
     lo_a, hi_a = _box(problem, lo, hi)
@@ -310,12 +353,20 @@ def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = Non
 
 
 def select_nested(problem: WidthProblem, budgets: Sequence[float], mode: Mode = "top-down",
-                  method: Method = "auto", time_limit: float | None = None) -> list[Solution]:
+                  method: Method = "auto", time_limit: float | None = None, multiple: int = 1) -> list[Solution]:
     """One Solution per MACs budget (given in decreasing order), nested: widths(b[i+1]) <= widths(b[i]).
 
     top-down solves the largest budget first and caps each smaller one by the previous widths; bottom-up solves
-    the smallest first and floors each larger one by the previous widths.
+    the smallest first and floors each larger one by the previous widths. `multiple`: see `solve`.
     """
+    k = block_sizes(problem, multiple)
+    if np.any(k > 1):
+        try:
+            sols = select_nested(coarsen(problem, k), budgets, mode, method, time_limit)
+        except BudgetError as exc:
+            raise BudgetError(f"{exc} [widths in steps of {multiple}: every stepped group keeps at least "
+                              f"{multiple}]") from None
+        return [dataclasses.replace(s, widths=tuple(int(w) * int(kg) for w, kg in zip(s.widths, k))) for s in sols]
     if mode not in MODES:
         raise WidthsError(f"unknown nesting mode {mode!r}; expected one of {', '.join(MODES)}")
     bs = [float(b) for b in budgets]

@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-profile", metavar="NAME|FILE", default=None,
                    help="budgets in a target's predicted instructions instead of MACs (bundled: cortex-m4-dsp, "
                         "cortex-m4-portable; or a JSON file of that form)")
+    p.add_argument("--width-multiple", type=int, default=1, metavar="M",
+                   help="widths in steps of M in every group whose size is a multiple of M (e.g. 4: whole words "
+                        "for the Cortex-M4 DSP loops); default 1")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -126,7 +129,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       importance_batches=preset.importance_batches, distill=args.distill,
                       alphas=args.alphas, teacher=args.teacher,
                       distill_temperature=args.distill_temperature, augment=augment_kinds(args),
-                      cost_profile=args.cost_profile)
+                      cost_profile=args.cost_profile, width_multiple=args.width_multiple)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds
     result.export = export_reds(result, train_data.x, (test_data.x, test_data.y), out, seed=args.seed,

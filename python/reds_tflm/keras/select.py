@@ -83,9 +83,10 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
                   mode: str = "top-down", method: str = "auto", min_width: int = 1,
                   memory_limits: Sequence[float | None] | None = None, scale: str = "global",
                   min_fraction: float = 0.0, output_cost: float = 0.0,
-                  cost_profile: str | CostProfile | None = None) -> list[list[int]]:
+                  cost_profile: str | CostProfile | None = None, width_multiple: int = 1) -> list[list[int]]:
     """Nested widths (budget 0 = fraction 1 = the full network) for fractions of the cost (MACs, plus
-    `output_cost` per output element, or a cost profile's predicted instructions), optional memory limits."""
+    `output_cost` per output element, or a cost profile's predicted instructions), optional memory limits, widths
+    in steps of `width_multiple` where a group's size allows (widths.block_sizes)."""
     fr = [float(f) for f in fractions]
     if not fr or abs(fr[0] - 1.0) > 1e-9:
         raise BudgetError(f"budgets {fr}: the first budget must be 1 (the full network)")
@@ -97,7 +98,7 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
     if not memory_limits or all(m is None for m in memory_limits):
         problem = width_problem(graph, scores, min_width, scale=scale, min_fraction=min_fraction,
                                 cost_profile=cost)
-        sols = select_nested(problem, budgets, mode=mode, method=method)
+        sols = select_nested(problem, budgets, mode=mode, method=method, multiple=width_multiple)
         return [list(map(int, s.widths)) for s in sols]
     if len(memory_limits) != len(fr):
         raise BudgetError(f"{len(memory_limits)} memory limits for {len(fr)} budgets")
@@ -109,7 +110,7 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
     lo = np.array(problems[0].min_widths)
     hi = np.array(graph.sizes)
     for i in (range(len(fr)) if mode == "top-down" else range(len(fr) - 1, -1, -1)):
-        sol = solve(problems[i], budgets[i], lo, hi, method=method)  # type: ignore[arg-type]
+        sol = solve(problems[i], budgets[i], lo, hi, method=method, multiple=width_multiple)  # type: ignore[arg-type]
         out[i] = sol
         if mode == "top-down":
             hi = np.array(sol.widths)

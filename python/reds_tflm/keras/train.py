@@ -61,6 +61,7 @@ class TrainConfig:
     output_cost: float = 0.0  # budgets in MACs + this many MAC-equivalents per output element (0: MACs only)
     memory_limits: tuple[float | None, ...] | None = None  # peak activation bytes per budget (None: no limit)
     cost_profile: str | None = None  # e.g. "cortex-m4-dsp": budgets in the target's predicted instructions
+    width_multiple: int = 1  # widths in steps of this where a group's size allows (4: whole words on the M4)
     seed: int = 0
     progress: bool = True
 
@@ -171,6 +172,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         raise RedsError(str(exc)) from None
     if not cfg.distill_temperature > 0:
         raise RedsError(f"distill_temperature={cfg.distill_temperature!r}: must be > 0")
+    if isinstance(cfg.width_multiple, bool) or not isinstance(cfg.width_multiple, int) or cfg.width_multiple < 1:
+        raise RedsError(f"width_multiple={cfg.width_multiple!r}: must be an integer >= 1")
     if cfg.teacher not in TEACHERS:
         raise RedsError(f"teacher={cfg.teacher!r}: choose one of {', '.join(TEACHERS)}")
     if cfg.augment and x.ndim != 4:
@@ -229,7 +232,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
                             "the width graph")
         widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
                                cfg.min_width, cfg.memory_limits, cfg.score_scale, cfg.min_fraction,
-                               cfg.output_cost, cfg.cost_profile)
+                               cfg.output_cost, cfg.cost_profile, cfg.width_multiple)
         if widths[0] != graph.sizes:
             raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
         state.update(phase="joint", epoch=0, widths=widths,
