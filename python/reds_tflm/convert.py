@@ -36,20 +36,12 @@ class ConvertResult:
     reds_ops: list[int]
 
 
-def min_widths(graph: WidthGraph, min_width: int = 1, min_fraction: float = 0.0) -> tuple[int, ...]:
-    """Lower bound per group: at least `min_width` channels and `min_fraction` of the group; fixed groups full."""
-    if min_width < 1 or not 0.0 <= min_fraction <= 1.0:
-        raise WidthsError(f"minimum width {min_width} must be >= 1 and minimum fraction {min_fraction} in [0, 1]")
-    return tuple(g.size if g.fixed else min(max(min_width, int(np.ceil(min_fraction * g.size - 1e-9))), g.size)
-                 for g in graph.groups)
-
-
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
                   min_fraction: float = 0.0, cost: CostProfile | None = None) -> WidthProblem:
     """The knapsack of one graph: sorted scores per group, fixed groups pinned, cost from a cost profile (MACs when
     None)."""
     const, unary, pair = (cost or mac_profile()).terms(graph)
-    mins = min_widths(graph, min_width, min_fraction)
+    mins = graph.min_widths(min_width, min_fraction)
     sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
                         macs_unary=unary, macs_pair=pair)

@@ -111,6 +111,15 @@ class WidthGraph:
             out.append(w)
         return out
 
+    def min_widths(self, min_width: int = 1, min_fraction: float = 0.0) -> tuple[int, ...]:
+        """Lower bound per group for the width search: at least `min_width` channels and `min_fraction` of the
+        group (rounded up); fixed groups full. One rule for the converter and the Keras front end."""
+        if min_width < 1 or not 0.0 <= min_fraction <= 1.0:
+            raise WidthsError(f"minimum width {min_width} must be >= 1 and minimum fraction {min_fraction} in "
+                              "[0, 1]")
+        return tuple(g.size if g.fixed else min(max(min_width, int(np.ceil(min_fraction * g.size - 1e-9))), g.size)
+                     for g in self.groups)
+
     # ------------------------------------------------------------------ cost model
     def macs(self, widths: Sequence[float] | None = None) -> float:
         w = self.sizes if widths is None else widths

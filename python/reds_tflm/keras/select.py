@@ -7,7 +7,6 @@ activations) adds one linear constraint per layer: the bytes of the tensors it r
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -40,10 +39,7 @@ def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: in
         return s / m if m > 0 else np.ones_like(s)
 
     sorted_scores = tuple(np.zeros(g.size) if g.fixed else np.sort(norm(scores[g.id]))[::-1] for g in graph.groups)
-    if not 0 <= min_fraction <= 1:
-        raise BudgetError(f"minimum width fraction {min_fraction} outside [0, 1]")
-    mins = tuple(g.size if g.fixed else min(max(1, min_width, math.ceil(min_fraction * g.size - 1e-9)), g.size)
-                 for g in graph.groups)
+    mins = graph.min_widths(min_width, min_fraction)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
                         macs_unary=unary, macs_pair=pair, constraints=tuple(constraints))
 
