@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import tflite_io as tio
@@ -19,10 +18,11 @@ from .cost_profile import CostProfile, mac_profile, resolve
 from .errors import BudgetError, UnsupportedModelError, WidthsError
 from .graph import WidthGraph
 from .graph_tflite import graph_from_tflite
-from .importance import normalise, tflite_scores
+from .importance import tflite_scores
 from .permute import order_by_score, permute_tflite
 from .rewrite import METADATA_NAME, budget_table, rewrite_ops
-from .widths import WidthProblem, select_nested
+from .width_search import width_problem
+from .widths import select_nested
 
 DEFAULT_BUDGETS = (1.0, 0.75, 0.5, 0.25)
 
@@ -34,17 +34,6 @@ class ConvertResult:
     widths: list[list[int]]
     table: list[dict[str, Any]]
     reds_ops: list[int]
-
-
-def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
-                  min_fraction: float = 0.0, cost: CostProfile | None = None) -> WidthProblem:
-    """The knapsack of one graph: sorted scores per group, fixed groups pinned, cost from a cost profile (MACs when
-    None)."""
-    const, unary, pair = (cost or mac_profile()).terms(graph)
-    mins = graph.min_widths(min_width, min_fraction)
-    sorted_scores = tuple(np.sort(normalise(np.asarray(s, dtype=np.float64)))[::-1] for s in scores)
-    return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
-                        macs_unary=unary, macs_pair=pair)
 
 
 def parse_budgets(text: str) -> list[float]:
@@ -138,8 +127,9 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
         scores = tflite_scores(model, graph, importance)
         perms = {g.id: order_by_score(scores[g.id]) for g in graph.groups if not g.fixed}
         permute_tflite(model, graph, perms)
+        # scale "group": magnitude scores only rank the units inside a group; MACs decide between groups
         problem = width_problem(graph, [s[perms[i]] if i in perms else s for i, s in enumerate(scores)], min_width,
-                                min_fraction, cost)
+                                scale="group", min_fraction=min_fraction, cost_profile=cost)
         bmacs = _budget_macs(graph, budgets, macs, cost)
         try:
             sols = select_nested(problem, bmacs, mode=mode, method=method, multiple=width_multiple)
