@@ -226,7 +226,7 @@ static void conv_s8_case(int dw, int wide) {
   g_pointwise_triples += !dw && d.filter_h == 1 && d.filter_w == 1 && scratch != NULL && iw >= 8 && px >= 3 &&
                          rq.fast;
   const int dw_groups = dw && d.filter_h == 3 && d.filter_w == 3 && d.dilation_w == 1 && d.dilation_h == 1 &&
-                        use_bias && rq.fast && (iw >= 4 || (iw > 1 && (iw & ~3) + 4 <= d.in_c));
+                        use_bias && rq.fast && (iw >= 4 || (iw & ~3) + 4 <= d.in_c);
   g_dw3x3_groups += dw_groups;
   g_dw3x3_border += dw_groups && (d.pad_h > 0 || d.pad_w > 0);
   g_pointwise_few += !dw && d.filter_h == 1 && d.filter_w == 1 && iw < 4 && use_bias;
