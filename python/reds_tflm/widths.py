@@ -306,16 +306,24 @@ def coarsen(problem: WidthProblem, k: np.ndarray) -> WidthProblem:
                         pair, cons)
 
 
-def _blocks(problem: WidthProblem, multiple: int, lo: Sequence[int] | None, hi: Sequence[int] | None
-            ) -> tuple[WidthProblem, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    k = block_sizes(problem, multiple)
+def _coarse_box(problem: WidthProblem, k: np.ndarray, lo: Sequence[int] | None, hi: Sequence[int] | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """lo/hi in blocks: lo rounded up, hi down; a group with no multiple between them is an error."""
     lo_a, hi_a = _box(problem, lo, hi)
     lo_b, hi_b = -(-lo_a // k), hi_a // k
     bad = np.flatnonzero(lo_b > hi_b)
     if bad.size:
         g = int(bad[0])
         raise WidthsError(f"group {g}: no multiple of {int(k[g])} between lo={lo_a[g]} and hi={hi_a[g]}")
-    return coarsen(problem, k), k, lo_b, hi_b
+    return lo_b, hi_b
+
+
+def _expand(sol: Solution, k: np.ndarray) -> Solution:
+    return dataclasses.replace(sol, widths=tuple(int(w) * int(kg) for w, kg in zip(sol.widths, k)))
+
+
+def _stepped(exc: BudgetError, multiple: int) -> BudgetError:
+    return BudgetError(f"{exc} [widths in steps of {multiple}: every stepped group keeps at least {multiple}]")
 
 
 def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = None, hi: Sequence[int] | None = None,
@@ -326,10 +334,13 @@ def solve(problem: WidthProblem, max_macs: float, lo: Sequence[int] | None = Non
     "auto"/"lagrangian" fall back to the exact MILP when the group interaction graph is not a forest (the note of the
     returned Solution says so); `time_limit` (seconds) bounds the MILP.
     """
-    if np.any(block_sizes(problem, multiple) > 1):
-        coarse, k, lo_b, hi_b = _blocks(problem, multiple, lo, hi)
-        sol = solve(coarse, max_macs, lo_b, hi_b, method=method, time_limit=time_limit)
-        return dataclasses.replace(sol, widths=tuple(int(w) * int(kg) for w, kg in zip(sol.widths, k)))
+    k = block_sizes(problem, multiple)
+    if np.any(k > 1):
+        lo_b, hi_b = _coarse_box(problem, k, lo, hi)
+        try:
+            return _expand(solve(coarsen(problem, k), max_macs, lo_b, hi_b, method=method, time_limit=time_limit), k)
+        except BudgetError as exc:
+            raise _stepped(exc, multiple) from None
     if method not in METHODS:
         raise WidthsError(f"unknown width selection method {method!r}; expected one of {', '.join(METHODS)}")
     lo_a, hi_a = _box(problem, lo, hi)
@@ -362,11 +373,9 @@ def select_nested(problem: WidthProblem, budgets: Sequence[float], mode: Mode = 
     k = block_sizes(problem, multiple)
     if np.any(k > 1):
         try:
-            sols = select_nested(coarsen(problem, k), budgets, mode, method, time_limit)
+            return [_expand(s, k) for s in select_nested(coarsen(problem, k), budgets, mode, method, time_limit)]
         except BudgetError as exc:
-            raise BudgetError(f"{exc} [widths in steps of {multiple}: every stepped group keeps at least "
-                              f"{multiple}]") from None
-        return [dataclasses.replace(s, widths=tuple(int(w) * int(kg) for w, kg in zip(s.widths, k))) for s in sols]
+            raise _stepped(exc, multiple) from None
     if mode not in MODES:
         raise WidthsError(f"unknown nesting mode {mode!r}; expected one of {', '.join(MODES)}")
     bs = [float(b) for b in budgets]
