@@ -89,7 +89,8 @@ def method_text(args: argparse.Namespace) -> str:
             f"{_joint_epochs(args)} joint epochs{_distillation(args)}"
             f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
             f"{f', augmentation {args.augment}' if args.augment else ''}, {_pretrain_epochs(args)} pre-training epochs"
-            f"{f', budgets in {args.cost_profile} predicted instructions' if args.cost_profile else ''}")
+            f"{f', budgets in {args.cost_profile} predicted instructions' if args.cost_profile else ''}"
+            f"{f', widths in steps of {args.width_multiple}' if args.width_multiple != 1 else ''}")
 
 
 def check_results_free(args: argparse.Namespace) -> None:
