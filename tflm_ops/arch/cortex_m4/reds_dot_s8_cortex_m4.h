@@ -293,6 +293,24 @@ static inline void reds_widen_s8(const int8_t *in, int32_t n, int32_t input_offs
   }
 }
 
+/* Fragments of the pixel-block loops below (reds_dot2x2_s8, reds_dot3x2_s8), which name their operands alike: the
+ * two weight rows' next word loaded and widened (row 1 at [w + s], row 0 post-incremented), and one pixel's two
+ * widened input words, pointer P, into that pixel's accumulators A0 (row 0) and A1 (row 1). */
+#define REDS_M4_ROWS2_WIDEN                             \
+  "ldr     %[k1], [%[w], %[s]]\n\t"                     \
+  "sxtb16  %[k1h], %[k1], ror #8\n\t"                   \
+  "sxtb16  %[k1], %[k1]\n\t"                            \
+  "ldr     %[k0], [%[w]], #4\n\t"                       \
+  "sxtb16  %[k0h], %[k0], ror #8\n\t"                   \
+  "sxtb16  %[k0], %[k0]\n\t"
+#define REDS_M4_PIXEL_ROWS2(P, A0, A1)                                 \
+  "ldr     %[x], [%[" #P "]], #4\n\t"                                 \
+  "smlad   %[" #A0 "], %[x], %[k0], %[" #A0 "]\n\t"                   \
+  "smlad   %[" #A1 "], %[x], %[k1], %[" #A1 "]\n\t"                   \
+  "ldr     %[x], [%[" #P "]], #4\n\t"                                 \
+  "smlad   %[" #A0 "], %[x], %[k0h], %[" #A0 "]\n\t"                  \
+  "smlad   %[" #A1 "], %[x], %[k1h], %[" #A1 "]\n\t"
+
 /* Two pixels times two weight rows. Per four input bytes: each row's weight word loaded and widened once (3
  * instructions) and shared by both pixels, the pixels' inputs read already widened (4 loads), 8 SMLADs and the
  * loop's compare and branch: 20 instructions per 16 MACs, against 25 in reds_dot4_s8, which widens one pixel's
@@ -312,24 +330,9 @@ static inline void reds_dot2x2_s8(const int16_t *xa, const int16_t *xb, const in
     __asm__("" : "+r"(pa), "+r"(pb), "+r"(pw), "+r"(stride), "+r"(end)); /* opaque: see reds_dot4_s8 */
     __asm__(
         "1:\n\t"
-        "ldr     %[k1], [%[w], %[s]]\n\t"
-        "sxtb16  %[k1h], %[k1], ror #8\n\t"
-        "sxtb16  %[k1], %[k1]\n\t"
-        "ldr     %[k0], [%[w]], #4\n\t"
-        "sxtb16  %[k0h], %[k0], ror #8\n\t"
-        "sxtb16  %[k0], %[k0]\n\t"
-        "ldr     %[x], [%[pa]], #4\n\t"
-        "smlad   %[a0], %[x], %[k0], %[a0]\n\t"
-        "smlad   %[a1], %[x], %[k1], %[a1]\n\t"
-        "ldr     %[x], [%[pa]], #4\n\t"
-        "smlad   %[a0], %[x], %[k0h], %[a0]\n\t"
-        "smlad   %[a1], %[x], %[k1h], %[a1]\n\t"
-        "ldr     %[x], [%[pb]], #4\n\t"
-        "smlad   %[a2], %[x], %[k0], %[a2]\n\t"
-        "smlad   %[a3], %[x], %[k1], %[a3]\n\t"
-        "ldr     %[x], [%[pb]], #4\n\t"
-        "smlad   %[a2], %[x], %[k0h], %[a2]\n\t"
-        "smlad   %[a3], %[x], %[k1h], %[a3]\n\t"
+        REDS_M4_ROWS2_WIDEN
+        REDS_M4_PIXEL_ROWS2(pa, a0, a1)
+        REDS_M4_PIXEL_ROWS2(pb, a2, a3)
         "cmp     %[pa], %[end]\n\t"
         "bne     1b\n\t"
         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [pa] "+r"(pa), [pb] "+r"(pb), [w] "+r"(pw),
@@ -384,30 +387,10 @@ static inline void reds_dot3x2_s8(const int16_t *x3, const int8_t *ina, const in
     __asm__("" : "+r"(p), "+r"(pw), "+r"(stride)); /* opaque: see reds_dot4_s8 */
     __asm__(
         "1:\n\t"
-        "ldr     %[k1], [%[w], %[s]]\n\t"
-        "sxtb16  %[k1h], %[k1], ror #8\n\t"
-        "sxtb16  %[k1], %[k1]\n\t"
-        "ldr     %[k0], [%[w]], #4\n\t"
-        "sxtb16  %[k0h], %[k0], ror #8\n\t"
-        "sxtb16  %[k0], %[k0]\n\t"
-        "ldr     %[x], [%[p]], #4\n\t"
-        "smlad   %[a0], %[x], %[k0], %[a0]\n\t"
-        "smlad   %[a1], %[x], %[k1], %[a1]\n\t"
-        "ldr     %[x], [%[p]], #4\n\t"
-        "smlad   %[a0], %[x], %[k0h], %[a0]\n\t"
-        "smlad   %[a1], %[x], %[k1h], %[a1]\n\t"
-        "ldr     %[x], [%[p]], #4\n\t"
-        "smlad   %[a2], %[x], %[k0], %[a2]\n\t"
-        "smlad   %[a3], %[x], %[k1], %[a3]\n\t"
-        "ldr     %[x], [%[p]], #4\n\t"
-        "smlad   %[a2], %[x], %[k0h], %[a2]\n\t"
-        "smlad   %[a3], %[x], %[k1h], %[a3]\n\t"
-        "ldr     %[x], [%[p]], #4\n\t"
-        "smlad   %[a4], %[x], %[k0], %[a4]\n\t"
-        "smlad   %[a5], %[x], %[k1], %[a5]\n\t"
-        "ldr     %[x], [%[p]], #4\n\t"
-        "smlad   %[a4], %[x], %[k0h], %[a4]\n\t"
-        "smlad   %[a5], %[x], %[k1h], %[a5]\n\t"
+        REDS_M4_ROWS2_WIDEN
+        REDS_M4_PIXEL_ROWS2(p, a0, a1)
+        REDS_M4_PIXEL_ROWS2(p, a2, a3)
+        REDS_M4_PIXEL_ROWS2(p, a4, a5)
         "ldr     %[x], %[end]\n\t"
         "cmp     %[p], %[x]\n\t"
         "bne     1b\n\t"
@@ -433,6 +416,9 @@ static inline void reds_dot3x2_s8(const int16_t *x3, const int8_t *ina, const in
   acc[4] = a4;
   acc[5] = a5;
 }
+
+#undef REDS_M4_ROWS2_WIDEN
+#undef REDS_M4_PIXEL_ROWS2
 
 /* The fast requantisation (reds_requant_ch, see reds_ops.h): round + x*m + [x<0]*INT32_MIN as two SMLALs into
  * one 64-bit accumulator, then the high word shifted right by e-1. GCC 12 writes the sign correction of the C form
