@@ -220,6 +220,17 @@ REDS_ALWAYS_INLINE void pixel_channels_s8(const int8_t *x, const int8_t *w, int3
     y[o] = reds_requant_at(reds_dot_s8(x, w, n, off, reds_bias_or_zero(bias, o)), v, o);
 }
 
+/* The pixel-block loops' outputs (pair_channels_s8, triple_channels_s8): channels o and o + 1 of one pixel from its
+ * two accumulators, and the last odd channel o of one pixel from its n input bytes r. */
+REDS_ALWAYS_INLINE void channel_pair_out_s8(int8_t *y, const int32_t acc[2], const reds_requant_view *v, int32_t o) {
+  y[o] = reds_requant_at(acc[0], v, o);
+  y[o + 1] = reds_requant_at(acc[1], v, o + 1);
+}
+REDS_ALWAYS_INLINE void last_channel_out_s8(int8_t *y, const int8_t *r, const int8_t *w, int32_t n, int32_t off,
+                                            int32_t bias, const reds_requant_view *v, int32_t o) {
+  y[o] = reds_requant_at(reds_dot_s8(r, w, n, off, bias), v, o);
+}
+
 /* Output channels o0..o1-1 of two pixels: two per reds_dot2x2_s8 over n widened inputs (xa, xb), a last odd one per
  * pixel from the n_bytes input bytes (ra, rb), which also serve the 2x2 loop's byte tail. */
 REDS_ALWAYS_INLINE void pair_channels_s8(const int16_t *xa, const int16_t *xb, const int8_t *ra, const int8_t *rb,
@@ -231,15 +242,13 @@ REDS_ALWAYS_INLINE void pair_channels_s8(const int16_t *xa, const int16_t *xb, c
     const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
     int32_t acc[4] = {b0, b1, b0, b1};
     reds_dot2x2_s8(xa, xb, ra, rb, w, w_stride, n, off, acc);
-    ya[o] = reds_requant_at(acc[0], v, o);
-    ya[o + 1] = reds_requant_at(acc[1], v, o + 1);
-    yb[o] = reds_requant_at(acc[2], v, o);
-    yb[o + 1] = reds_requant_at(acc[3], v, o + 1);
+    channel_pair_out_s8(ya, acc, v, o);
+    channel_pair_out_s8(yb, acc + 2, v, o);
   }
   if (o2 < o1) {
     const int32_t b0 = reds_bias_or_zero(bias, o2);
-    ya[o2] = reds_requant_at(reds_dot_s8(ra, w, n_bytes, off, b0), v, o2);
-    yb[o2] = reds_requant_at(reds_dot_s8(rb, w, n_bytes, off, b0), v, o2);
+    last_channel_out_s8(ya, ra, w, n_bytes, off, b0, v, o2);
+    last_channel_out_s8(yb, rb, w, n_bytes, off, b0, v, o2);
   }
 }
 
@@ -259,18 +268,15 @@ REDS_NOINLINE static void triple_channels_s8(const int16_t *x3, const int8_t *ra
     const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
     int32_t acc[6] = {b0, b1, b0, b1, b0, b1};
     reds_dot3x2_s8(x3, ra, rb, rc, w, w_stride, n, off, acc);
-    ya[o] = reds_requant_at(acc[0], v, o);
-    ya[o + 1] = reds_requant_at(acc[1], v, o + 1);
-    yb[o] = reds_requant_at(acc[2], v, o);
-    yb[o + 1] = reds_requant_at(acc[3], v, o + 1);
-    yc[o] = reds_requant_at(acc[4], v, o);
-    yc[o + 1] = reds_requant_at(acc[5], v, o + 1);
+    channel_pair_out_s8(ya, acc, v, o);
+    channel_pair_out_s8(yb, acc + 2, v, o);
+    channel_pair_out_s8(yc, acc + 4, v, o);
   }
   if (o2 < o1) {
     const int32_t b0 = reds_bias_or_zero(bias, o2);
-    ya[o2] = reds_requant_at(reds_dot_s8(ra, w, n_bytes, off, b0), v, o2);
-    yb[o2] = reds_requant_at(reds_dot_s8(rb, w, n_bytes, off, b0), v, o2);
-    yc[o2] = reds_requant_at(reds_dot_s8(rc, w, n_bytes, off, b0), v, o2);
+    last_channel_out_s8(ya, ra, w, n_bytes, off, b0, v, o2);
+    last_channel_out_s8(yb, rb, w, n_bytes, off, b0, v, o2);
+    last_channel_out_s8(yc, rc, w, n_bytes, off, b0, v, o2);
   }
 }
 
