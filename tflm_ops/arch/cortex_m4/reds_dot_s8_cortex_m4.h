@@ -434,6 +434,17 @@ static inline int32_t reds_requant_fast_m4(int32_t x, const reds_requant_ch *c) 
   return (int32_t)hi >> c->rshift;
 }
 
+/* The fast requantisation of accumulator ACC into HI as a saturated int8, LO:HI holding the channel's 64-bit round
+ * term and M its multiplier (sh its shift): x * m added, the sign term [x < 0] * 2^31 subtracted with borrow
+ * (ACC is consumed), the shift, the saturation. Shared by the few-input pair loop and the first-layer loop below. */
+#define REDS_M4_REQUANT_SAT(ACC, LO, HI, M)                            \
+  "smlal   %[" #LO "], %[" #HI "], %[" #ACC "], %[" #M "]\n\t"        \
+  "lsr     %[" #ACC "], %[" #ACC "], #31\n\t"                         \
+  "subs    %[" #LO "], %[" #LO "], %[" #ACC "], lsl #31\n\t"          \
+  "sbc     %[" #HI "], %[" #HI "], #0\n\t"                            \
+  "asr     %[" #HI "], %[" #HI "], %[sh]\n\t"                         \
+  "ssat    %[" #HI "], #8, %[" #HI "]\n\t"
+
 /* A 1x1 conv's output channels o < n for one pixel with K = 1 or 2 active inputs (x0, x1: the inputs plus the
  * input offset), fast requantisation: y[o] = sat8(requant(bias[o] + x0 * w[o * w_stride] (+ x1 * w[o * w_stride +
  * 1]), ch[o])). With one or two MACs per output the loop is all per-output work: bias, weights, multiply-add, the
@@ -521,20 +532,10 @@ static inline void reds_pointwise_few2_m4(uint32_t xa01, uint32_t xb01, const re
       "smlad   %[aa], %[xa], %[w], %[aa]\n\t"
       "ldrd    %[w], %[sh], [%[r], #8]\n\t"  /* multiplier, rshift */
       "ldrd    %[lo], %[hi], [%[r]]\n\t"     /* round, pixel b */
-      "smlal   %[lo], %[hi], %[ab], %[w]\n\t"
-      "lsr     %[ab], %[ab], #31\n\t"
-      "subs    %[lo], %[lo], %[ab], lsl #31\n\t"
-      "sbc     %[hi], %[hi], #0\n\t"
-      "asr     %[hi], %[hi], %[sh]\n\t"
-      "ssat    %[hi], #8, %[hi]\n\t"
+      REDS_M4_REQUANT_SAT(ab, lo, hi, w)
       "strb    %[hi], [%[y], %[boff]]\n\t"
       "ldrd    %[lo], %[hi], [%[r]], #24\n\t" /* round, pixel a; next row */
-      "smlal   %[lo], %[hi], %[aa], %[w]\n\t"
-      "lsr     %[aa], %[aa], #31\n\t"
-      "subs    %[lo], %[lo], %[aa], lsl #31\n\t"
-      "sbc     %[hi], %[hi], #0\n\t"
-      "asr     %[hi], %[hi], %[sh]\n\t"
-      "ssat    %[hi], #8, %[hi]\n\t"
+      REDS_M4_REQUANT_SAT(aa, lo, hi, w)
       "strb    %[hi], [%[y]], #1\n\t"
       "cmp     %[y], %[end]\n\t"
       "bne     1b\n\t"
@@ -576,12 +577,7 @@ static inline void reds_c1_3x3_outputs_m4(uint32_t x01, uint32_t x23, uint32_t x
       "smlabb  %[acc], %[x8], %[b], %[acc]\n\t"
       "ldrd    %[m], %[sh], [%[r], #8]\n\t"   /* multiplier, rshift */
       "ldrd    %[a], %[b], [%[r]], #40\n\t"   /* round (low, high word), next row */
-      "smlal   %[a], %[b], %[acc], %[m]\n\t"
-      "lsr     %[acc], %[acc], #31\n\t"
-      "subs    %[a], %[a], %[acc], lsl #31\n\t"
-      "sbc     %[b], %[b], #0\n\t"
-      "asr     %[b], %[b], %[sh]\n\t"
-      "ssat    %[b], #8, %[b]\n\t"
+      REDS_M4_REQUANT_SAT(acc, a, b, m)
       "strb    %[b], [%[y]], #1\n\t"
       "cmp     %[y], %[end]\n\t"
       "bne     1b\n\t"
@@ -592,6 +588,7 @@ static inline void reds_c1_3x3_outputs_m4(uint32_t x01, uint32_t x23, uint32_t x
 
 #undef REDS_M4_FEW_REQUANT
 #undef REDS_M4_FEW_STORE
+#undef REDS_M4_REQUANT_SAT
 
 /* Saturate to int8: one SSAT. */
 static inline int32_t reds_sat_s8_m4(int32_t x) { return __ssat(x, 8); }
