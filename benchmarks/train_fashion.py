@@ -121,6 +121,7 @@ def write_results(args: argparse.Namespace, result, base: list[dict] | None, sec
            "preset": preset.__dict__, "seconds": round(seconds, 1),
            "epochs": {"pretrain": pre, "joint": ft, "bn": preset.bn_epochs},
            "init_from": str(args.init_from) if getattr(args, "init_from", None) else None,
+           "teacher_from": [str(d) for d in getattr(args, "teacher_from", None) or []] or None,
            "resumed_from_phase": getattr(args, "resumed_from", None), "int8_samples": result.export.int8_samples,
            "int8_engine": result.export.int8_engine, "model_bytes": result.export.path.stat().st_size,
            "budgets": [{k: r[k] for k in ("fraction", "macs", "params", "accuracy_float", "accuracy_int8",
@@ -232,6 +233,10 @@ def _distillation(args: argparse.Namespace) -> str:
     temp = f" at temperature {args.distill_temperature:g}" if args.distill_temperature != 1 else ""
     if args.teacher == "inplace":
         return f", in-place distillation {args.distill:g}{temp}"
+    ens = getattr(args, "teacher_from", None)
+    if ens:
+        return (f", distillation {args.distill:g}{temp} from an ensemble of the frozen pre-trained network and the "
+                f"pre-trained networks of {len(ens)} earlier run{'s' if len(ens) > 1 else ''}")
     return f", distillation {args.distill:g}{temp} from the frozen pre-trained network"
 
 
@@ -257,6 +262,7 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_T{args.distill_temperature:g}" if args.distill_temperature != 1 else "") + \
         (f"_{args.alphas}" if args.alphas != "sqrt-params" else "") + \
         f"_teacher-{args.teacher}" + \
+        (f"_ensemble{len(args.teacher_from) + 1}" if getattr(args, "teacher_from", None) else "") + \
         (f"_aug-{args.augment.replace(',', '-')}" if args.augment else "") + \
         (f"_pre{args.epochs}" if args.epochs is not None else "") + \
         (f"_{args.score_scale}scale" if args.score_scale != "global" else "") + \

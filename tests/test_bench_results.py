@@ -44,6 +44,10 @@ def test_names_spell_out_joint_epochs_and_teacher(bench) -> None:
     assert bench.result_name(timed) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_cost-cortex-m4-dsp"
     assert "cortex-m4-dsp predicted instructions" in bench.method_text(timed)
     assert "predicted instructions" not in bench.method_text(_args())
+    ens = _args("--teacher-from", "runs/a/checkpoint", "runs/b/checkpoint", "--seed", "3")
+    assert bench.result_name(ens) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_ensemble3_s3"
+    assert "ensemble of the frozen pre-trained network and the pre-trained networks of 2 earlier runs" in \
+        bench.method_text(ens)
 
 
 def test_results_of_another_configuration_are_not_replaced(bench, tmp_path) -> None:

@@ -313,3 +313,43 @@ def test_width_multiple_steps_the_trained_widths() -> None:
     assert res.widths[-1] != res.widths[0]
     with pytest.raises(RedsError, match="width_multiple=0"):
         train(_mlp(), tr, va, budgets=(1, 0.5), width_multiple=0, **kw)
+
+
+def test_ensemble_teacher_averages_pretrained_networks_and_is_checked_on_resume(tmp_path: Path) -> None:
+    """teacher_from: the teacher is the frozen copy plus the pre-trained networks of the given checkpoints, their
+    outputs averaged; the same list is required to resume a joint phase, and bad combinations are refused."""
+    from reds_tflm.keras.checkpoint import Checkpoint
+    x, _ = _data(16, 4)
+    others = []
+    for k in range(2):
+        keras.utils.set_random_seed(10 + k)
+        m = _mlp()
+        Checkpoint(tmp_path / f"p{k}").save_pretrained({"sizes": None}, m)
+        others.append(m)
+    keras.utils.set_random_seed(0)
+    model = _mlp()
+    teacher = train_mod.frozen_teacher(model, Checkpoint(None), {"phase": "joint", "epoch": 0},
+                                       [str(tmp_path / "p0"), str(tmp_path / "p1")])
+    want = np.mean([np.asarray(m(x, training=False)) for m in (model, *others)], axis=0)
+    np.testing.assert_allclose(np.asarray(teacher(x, training=False)), want, rtol=1e-5, atol=1e-6)
+    assert np.max(np.abs(want - np.asarray(model(x, training=False)))) > 1e-3  # the members differ
+
+    tr, va = _data(320, 2), _data(100, 3)
+    kw = {**KW, "distill": 0.5, "teacher": "pretrained"}
+    keras.utils.set_random_seed(0)
+    plain = train(_mlp(), tr, va, budgets=(1, 0.5), **kw)
+    keras.utils.set_random_seed(0)
+    ens = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "c",
+                teacher_from=(str(tmp_path / "p0"),), **kw)
+    assert any(float(np.max(np.abs(a.numpy() - b.numpy()))) > 1e-6
+               for a, b in zip(plain.model.weights, ens.model.weights))
+    assert json.loads((tmp_path / "c" / "state.json").read_text())["teacher_from"] == [str(tmp_path / "p0")]
+    state = json.loads((tmp_path / "c" / "state.json").read_text())
+    state.update(phase="joint", epoch=1)
+    (tmp_path / "c" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(RedsError, match="resume with the same teacher_from"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "c", **kw)
+    with pytest.raises(RedsError, match="needs teacher='pretrained'"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "teacher": "inplace"}, teacher_from=(str(tmp_path),))
+    with pytest.raises(RedsError, match="no pre-trained snapshot"):
+        train(_mlp(), tr, va, budgets=(1, 0.5), **kw, teacher_from=(str(tmp_path / "nowhere"),))

@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="distillation target: a frozen copy of the pre-trained network, for every subnetwork "
                         "including the full one (pretrained, default: measured best, docs/method.md), or the full "
                         "subnetwork of the same step, for the smaller ones (inplace)")
+    p.add_argument("--teacher-from", nargs="+", default=[], metavar="DIR",
+                   help="with --teacher pretrained: checkpoint directories of earlier runs of the same architecture "
+                        "whose pre-trained networks join the teacher (the average of their outputs and this run's)")
     p.add_argument("--distill-temperature", type=float, default=1.0,
                    help="softmax temperature T of the distillation term, scaled by T^2 (default 1, as published)")
     p.add_argument("--alphas", choices=("sqrt-params", "uniform"), default="sqrt-params",
@@ -129,6 +132,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       importance_batches=preset.importance_batches, distill=args.distill,
                       alphas=args.alphas, teacher=args.teacher,
                       distill_temperature=args.distill_temperature, augment=augment_kinds(args),
+                      teacher_from=tuple(str(d) for d in args.teacher_from),
                       cost_profile=args.cost_profile, width_multiple=args.width_multiple)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds

@@ -46,6 +46,7 @@ class TrainConfig:
     distill: float = 0.0  # in-place distillation weight of the smaller subnetworks' losses (0: labels only)
     teacher: str = "inplace"  # distillation target: "inplace" (the full subnetwork) or "pretrained" (frozen copy)
     distill_temperature: float = 1.0  # softmax temperature of the distillation term (1: as published)
+    teacher_from: tuple[str, ...] = ()  # checkpoint dirs whose pre-trained networks join the frozen teacher
     alphas: str = "sqrt-params"  # joint loss weights: "sqrt-params" (published) or "uniform"
     augment: tuple[str, ...] = ()  # training-time augmentation of image batches: "flip", "shift" (loops.py)
     bn_epochs: int = 1
@@ -130,10 +131,15 @@ def fit_full(model: Any, train_data: Any, val_data: Any, epochs: int, lr: float,
         ckpt.save(state, model, opt)
 
 
-def frozen_teacher(model: Any, ckpt: Checkpoint, state: dict[str, Any]) -> Any:
+def frozen_teacher(model: Any, ckpt: Checkpoint, state: dict[str, Any], teacher_from: Sequence[str] = ()) -> Any:
     """A frozen copy of the network as it enters the joint phase (pre-trained and permuted): the distillation
     target of `teacher="pretrained"`. Kept in the checkpoint (teacher.weights.h5) so that a resumed run distils
-    from the same network, not from the half-trained one it resumes."""
+    from the same network, not from the half-trained one it resumes.
+
+    With `teacher_from` (checkpoint directories of earlier runs of the same architecture), the teacher is the
+    ensemble of that copy and their pre-trained networks: the average of their outputs (logits, or probabilities
+    for a model ending in a softmax). Same data, no extra training: an ensemble of independently pre-trained
+    networks predicts better than any one of them (docs/method.md)."""
     import keras
     teacher = keras.models.clone_model(model)
     path = ckpt.dir / "teacher.weights.h5" if ckpt.enabled else None
@@ -146,8 +152,25 @@ def frozen_teacher(model: Any, ckpt: Checkpoint, state: dict[str, Any]) -> Any:
     else:
         raise RedsError(f"{ckpt.dir}: resuming with teacher='pretrained', but the checkpoint holds no "
                         "teacher.weights.h5 (it was started with another teacher)")
-    teacher.trainable = False
-    return teacher
+    members = [teacher]
+    for d in teacher_from:
+        other = keras.models.clone_model(model)
+        Checkpoint(d).load_pretrained(other)
+        members.append(other)
+    for m in members:
+        m.trainable = False
+    return members[0] if len(members) == 1 else EnsembleTeacher(members)
+
+
+class EnsembleTeacher:
+    """Frozen models called as one: the average of their outputs, in inference mode."""
+
+    def __init__(self, members: Sequence[Any]) -> None:
+        self.members = list(members)
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        import keras
+        return keras.ops.mean(keras.ops.stack([m(x, training=False) for m in self.members]), axis=0)
 
 
 def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] = (1.0, 0.75, 0.5, 0.25), *,
@@ -176,6 +199,10 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         raise RedsError(f"width_multiple={cfg.width_multiple!r}: must be an integer >= 1")
     if cfg.teacher not in TEACHERS:
         raise RedsError(f"teacher={cfg.teacher!r}: choose one of {', '.join(TEACHERS)}")
+    teacher_from = tuple(str(d) for d in cfg.teacher_from)
+    if teacher_from and (cfg.teacher != "pretrained" or not cfg.distill > 0):
+        raise RedsError(f"teacher_from={list(teacher_from)}: an ensemble teacher needs teacher='pretrained' and "
+                        f"distill > 0 (got teacher={cfg.teacher!r}, distill={cfg.distill!r})")
     if cfg.augment and x.ndim != 4:
         raise RedsError(f"augment={list(cfg.augment)} needs images (N, H, W, C), but train_data x has shape "
                         f"{x.shape}")
@@ -186,6 +213,11 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     ckpt = Checkpoint(checkpoint_dir)
     state = ckpt.load_state()
     if state is not None:
+        if state.get("teacher_from", []) != list(teacher_from) and state["phase"] in ("joint", "bn") and \
+                (state["phase"] == "bn" or state["epoch"] > 0):
+            raise RedsError(f"{checkpoint_dir}: checkpoint was distilled from the pre-trained networks of "
+                            f"{state.get('teacher_from', [])}, not {list(teacher_from)}; resume with the same "
+                            "teacher_from")
         if state.get("budgets") != list(cfg.budgets) or state.get("sizes") != graph.sizes:
             raise RedsError(f"{checkpoint_dir}: checkpoint is for budgets {state.get('budgets')} and group sizes "
                             f"{state.get('sizes')}, not {list(cfg.budgets)} and {graph.sizes}; use another "
@@ -245,8 +277,10 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     alphas = joint_weights(graph, widths, cfg.alphas)
     net = SlicedNet(model, graph)
     bn_vars = {id(v) for v in bn_variables(model)}
-    teacher = frozen_teacher(model, ckpt, state) if cfg.teacher == "pretrained" and cfg.distill > 0 and \
-        state["phase"] in ("joint", "bn") else None
+    teacher = None
+    if cfg.teacher == "pretrained" and cfg.distill > 0 and state["phase"] in ("joint", "bn"):
+        teacher = frozen_teacher(model, ckpt, state, teacher_from)
+        state["teacher_from"] = list(teacher_from)
 
     def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool, distill: float) -> None:
         opt = keras.optimizers.Adam(cosine_lr(lr, epochs * nb))
