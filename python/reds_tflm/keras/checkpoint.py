@@ -69,12 +69,16 @@ class Checkpoint:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._write_weights(model, "teacher.weights.h5")
 
-    def load_pretrained(self, model: Any) -> dict[str, Any]:
-        """The state saved with the pre-trained weights, after loading those weights into `model`."""
+    def require_pretrained(self) -> None:
+        """Refuse a directory without a pre-trained snapshot (checked before a run starts, not when it needs it)."""
         if self.dir is None or not (self.dir / "pretrained.json").exists() or \
                 not (self.dir / "pretrained.weights.h5").exists():
             raise RedsError(f"{self.dir}: no pre-trained snapshot (pretrained.json + pretrained.weights.h5); it is "
                             "written by a run's checkpoint when its pre-training ends")
+
+    def load_pretrained(self, model: Any) -> dict[str, Any]:
+        """The state saved with the pre-trained weights, after loading those weights into `model`."""
+        self.require_pretrained()
         try:
             state = json.loads((self.dir / "pretrained.json").read_text())
         except (OSError, json.JSONDecodeError) as exc:

@@ -199,10 +199,12 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         raise RedsError(f"width_multiple={cfg.width_multiple!r}: must be an integer >= 1")
     if cfg.teacher not in TEACHERS:
         raise RedsError(f"teacher={cfg.teacher!r}: choose one of {', '.join(TEACHERS)}")
-    teacher_from = tuple(str(d) for d in cfg.teacher_from)
+    teacher_from = tuple(str(Path(d).resolve()) for d in cfg.teacher_from)  # one spelling across resumes
     if teacher_from and (cfg.teacher != "pretrained" or not cfg.distill > 0):
         raise RedsError(f"teacher_from={list(teacher_from)}: an ensemble teacher needs teacher='pretrained' and "
                         f"distill > 0 (got teacher={cfg.teacher!r}, distill={cfg.distill!r})")
+    for d in teacher_from:
+        Checkpoint(d).require_pretrained()
     if cfg.augment and x.ndim != 4:
         raise RedsError(f"augment={list(cfg.augment)} needs images (N, H, W, C), but train_data x has shape "
                         f"{x.shape}")
@@ -213,8 +215,8 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     ckpt = Checkpoint(checkpoint_dir)
     state = ckpt.load_state()
     if state is not None:
-        if state.get("teacher_from", []) != list(teacher_from) and state["phase"] in ("joint", "bn") and \
-                (state["phase"] == "bn" or state["epoch"] > 0):
+        distilled = state["phase"] == "bn" or (state["phase"] == "joint" and state["epoch"] > 0)
+        if distilled and state.get("teacher_from", []) != list(teacher_from):
             raise RedsError(f"{checkpoint_dir}: checkpoint was distilled from the pre-trained networks of "
                             f"{state.get('teacher_from', [])}, not {list(teacher_from)}; resume with the same "
                             "teacher_from")
