@@ -13,6 +13,12 @@ host runner: REDS ops in the C core, builtins in TFLM). Writes benchmarks/result
 --own-scales also converts every budget's subnetwork on its own (sliced float model, its own activation scales from
 the same calibration images, evaluated in the tflite-micro interpreter): what scales fitted per budget could give,
 against the REDS model's scales shared by all budgets. Writes benchmarks/results/int8_own_scales.{json,md}.
+
+--weights-only splits the conversion's loss: every budget's float accuracy, and again with only the weights
+rounded as the converter rounds them (every Conv2D / DepthwiseConv2D / Dense kernel symmetric int8 per output
+channel, as the converted model holds them; BN folding scales a channel, which per-channel rounding is invariant
+to), activations left in float, next to the REDS int8 model at the first --samples count. Writes only
+benchmarks/results/int8_weights_only.{json,md}.
 """
 
 from __future__ import annotations
@@ -68,6 +74,43 @@ def measure(ckpt: Path, samples: list[int], calib_seed: int, data, own_scales: b
     return {"checkpoint": str(ckpt), "budgets": state["budgets"], "rows": rows}
 
 
+def round_kernels_per_channel(model) -> None:
+    """Every Conv2D / DepthwiseConv2D / Dense kernel rounded to symmetric int8 per output channel, in place."""
+    import numpy as np
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            continue
+        ws = layer.get_weights()
+        k = ws[0]
+        # output channel: the last axis, except a depthwise kernel's (kh, kw, channels, multiplier)
+        axes = (0, 1, 3) if kind == "DepthwiseConv2D" else tuple(range(k.ndim - 1))
+        scale = np.abs(k).max(axis=axes, keepdims=True) / 127.0
+        scale[scale == 0] = 1.0
+        layer.set_weights([(np.round(k / scale) * scale).astype(k.dtype)] + ws[1:])
+
+
+def weights_only(ckpt: Path, data) -> dict:
+    """Float accuracy of every budget, and with the kernels rounded to int8 (activations float)."""
+    from reds_tflm.keras.graph import graph_from_keras
+    from reds_tflm.keras.loops import accuracies
+    from reds_tflm.keras.models import build
+    from reds_tflm.keras.slicing import SlicedNet
+    state = json.loads((ckpt / "state.json").read_text())
+    _, test = data
+    model = build("ds-cnn-s")
+    model.load_weights(str(ckpt / "model.weights.h5"))
+    net = SlicedNet(model, graph_from_keras(model))
+    fl = accuracies(net, state["widths"], test.x, test.y)
+    round_kernels_per_channel(model)
+    wq = accuracies(net, state["widths"], test.x, test.y)
+    print(f"{ckpt}: float " + " / ".join(f"{100 * a:.2f}" for a in fl) + ", int8 weights "
+          + " / ".join(f"{100 * a:.2f}" for a in wq), flush=True)
+    return {"checkpoint": str(ckpt), "budgets": state["budgets"],
+            "accuracy_float": [round(float(a), 4) for a in fl],
+            "accuracy_float_int8_weights": [round(float(a), 4) for a in wq]}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("checkpoints", nargs="+", type=Path)
@@ -75,6 +118,9 @@ def main() -> int:
     p.add_argument("--calib-seed", type=int, default=0, help="seed of the calibration images' draw")
     p.add_argument("--own-scales", action="store_true",
                    help="also convert each budget's subnetwork on its own (per-budget activation scales)")
+    p.add_argument("--weights-only", action="store_true",
+                   help="also evaluate the float model with only its kernels rounded to int8 (and write "
+                        "int8_weights_only.*)")
     args = p.parse_args()
     try:
         samples = [int(s) for s in args.samples.split(",") if s.strip()]
@@ -89,14 +135,18 @@ def main() -> int:
         ea = example.complete_args(argparse.Namespace())
         data = example.load_data(ea, example.PRESETS["full"])
         runs = [measure(c, samples, args.calib_seed, data, args.own_scales) for c in args.checkpoints]
+        split = [weights_only(c, data) for c in args.checkpoints] if args.weights_only else []
     except RedsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    if split:  # a split of its own: the calibration tables of other checkpoints stay as they are
+        write_split(split, runs, res, f"{samples[0]} calibration images drawn with seed {args.calib_seed}")
+        return 0
     stem = "int8_own_scales" if args.own_scales else "int8_calibration"
     doc = {"benchmark": stem, "calib_seed": args.calib_seed, "test_images": 10000,
            "seconds": round(time.time() - t0, 1), "runs": runs}
-    res = ROOT / "benchmarks" / "results"
-    res.mkdir(parents=True, exist_ok=True)
     own = " and with each budget converted on its own (`--own-scales`)" if args.own_scales else ""
     lines = [f"# int8 accuracy vs calibration images{own} (`benchmarks/int8_calibration.py`)", "",
              f"Calibration images drawn from the training set with seed {args.calib_seed}; all 10,000 test images.",
@@ -113,6 +163,24 @@ def main() -> int:
         write_bytes_atomic(res / name, text.encode())
     print("\n".join(lines))
     return 0
+
+
+def write_split(split: list[dict], runs: list[dict], res: Path, calibration: str) -> None:
+    """int8_weights_only.{json,md}: float, float with int8 weights, and the REDS int8 model (first sample count)."""
+    lines = ["# Where the int8 conversion loses accuracy (`benchmarks/int8_calibration.py --weights-only`)", "",
+             "All 10,000 test images; accuracy at 100 / 75 / 50 / 25 % MACs. \"int8 weights\": the float model with "
+             "every kernel rounded to int8 per output channel (activations float); \"int8\": the REDS int8 model "
+             f"({calibration}).", "",
+             "| checkpoint | float | int8 weights | int8 |", "|---|---|---|---|"]
+    pct = lambda xs: " / ".join(f"{100 * a:.2f}" for a in xs)  # noqa: E731
+    for s, r in zip(split, runs):
+        lines.append(f"| `{s['checkpoint']}` | {pct(s['accuracy_float'])} | "
+                     f"{pct(s['accuracy_float_int8_weights'])} | {pct(r['rows'][0]['accuracy_int8'])} |")
+    doc = {"calibration": calibration, "runs": [{**s, "accuracy_int8": r["rows"][0]["accuracy_int8"]}
+                                                 for s, r in zip(split, runs)]}
+    write_bytes_atomic(res / "int8_weights_only.json", json.dumps(doc, indent=1).encode())
+    write_bytes_atomic(res / "int8_weights_only.md", ("\n".join(lines) + "\n").encode())
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
