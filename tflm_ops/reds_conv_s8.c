@@ -362,9 +362,6 @@ REDS_ALWAYS_INLINE void conv_1x1_s8_body(const reds_conv_dims *d, const reds_req
 }
 
 #if defined(REDS_ARCH_CORTEX_M4)
-/* Two int16 lanes (GCC emits one PKHBT; its arm_acle.h has no intrinsic for it). */
-static inline uint32_t pair16(int32_t lo, int32_t hi) { return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16); }
-
 #define REDS_FEW_CHUNK 32
 
 /* The DSP build's fast form for K = 1, 2 with a bias (the caller checks those): pixels in pairs through
@@ -385,13 +382,13 @@ REDS_NOINLINE static int conv_1x1_few_pairs_s8(const reds_conv_dims *d, const re
       const int8_t *w = weights + (size_t)(o0 + o) * in_c;
       tab[o].rq = v->ch[o0 + o];
       tab[o].bias = bias[o0 + o];
-      tab[o].w01 = pair16(w[0], k > 1 ? w[1] : 0);
+      tab[o].w01 = reds_m4_pair16(w[0], k > 1 ? w[1] : 0);
     }
     int32_t p = 0;
     for (; p + 1 < pixels; p += 2) {
       const int8_t *xa = pixel_input(d, input, p), *xb = pixel_input(d, input, p + 1);
-      const uint32_t xa01 = pair16(xa[0] + off, k > 1 ? xa[1] + off : 0);
-      const uint32_t xb01 = pair16(xb[0] + off, k > 1 ? xb[1] + off : 0);
+      const uint32_t xa01 = reds_m4_pair16(xa[0] + off, k > 1 ? xa[1] + off : 0);
+      const uint32_t xb01 = reds_m4_pair16(xb[0] + off, k > 1 ? xb[1] + off : 0);
       int8_t *ya = output + (size_t)p * out_c;
       reds_pointwise_few2_m4(xa01, xb01, tab, ya + o0, out_c, n);
       if (fill) {
@@ -639,11 +636,11 @@ REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_req
       int32_t sum = 0;
       for (int t = 0; t < 9; ++t) sum += w[t];
       tab[o].rq = ch[o0 + o];
-      tab[o].w01 = pair16(w[0], w[1]);
-      tab[o].w23 = pair16(w[2], w[3]);
-      tab[o].w45 = pair16(w[4], w[5]);
-      tab[o].w67 = pair16(w[6], w[7]);
-      tab[o].w8 = pair16(w[8], 0);
+      tab[o].w01 = reds_m4_pair16(w[0], w[1]);
+      tab[o].w23 = reds_m4_pair16(w[2], w[3]);
+      tab[o].w45 = reds_m4_pair16(w[4], w[5]);
+      tab[o].w67 = reds_m4_pair16(w[6], w[7]);
+      tab[o].w8 = reds_m4_pair16(w[8], 0);
       tab[o].bias = (int32_t)((uint32_t)reds_bias_or_zero(bias, o0 + o) + (uint32_t)(off * sum));
     }
     int8_t *y = output;
@@ -657,11 +654,11 @@ REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_req
           uint32_t x01, x23, x45, x67, x8;
           if (rows_inside && ix0 >= 0 && ix0 + 3 <= in_w) {
             const int8_t *r0 = img + (size_t)iy0 * in_w + ix0, *r1 = r0 + in_w, *r2 = r1 + in_w;
-            x01 = pair16(r0[0], r0[1]);
-            x23 = pair16(r0[2], r1[0]);
-            x45 = pair16(r1[1], r1[2]);
-            x67 = pair16(r2[0], r2[1]);
-            x8 = pair16(r2[2], 0);
+            x01 = reds_m4_pair16(r0[0], r0[1]);
+            x23 = reds_m4_pair16(r0[2], r1[0]);
+            x45 = reds_m4_pair16(r1[1], r1[2]);
+            x67 = reds_m4_pair16(r2[0], r2[1]);
+            x8 = reds_m4_pair16(r2[2], 0);
           } else { /* a border pixel: taps outside hold the input zero point */
             int8_t f[9];
             for (int32_t fy = 0; fy < 3; ++fy)
@@ -669,11 +666,11 @@ REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_req
                 const int32_t iy = iy0 + fy, ix = ix0 + fx;
                 f[fy * 3 + fx] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? img[(size_t)iy * in_w + ix] : in_zp;
               }
-            x01 = pair16(f[0], f[1]);
-            x23 = pair16(f[2], f[3]);
-            x45 = pair16(f[4], f[5]);
-            x67 = pair16(f[6], f[7]);
-            x8 = pair16(f[8], 0);
+            x01 = reds_m4_pair16(f[0], f[1]);
+            x23 = reds_m4_pair16(f[2], f[3]);
+            x45 = reds_m4_pair16(f[4], f[5]);
+            x67 = reds_m4_pair16(f[6], f[7]);
+            x8 = reds_m4_pair16(f[8], 0);
           }
           reds_c1_3x3_outputs_m4(x01, x23, x45, x67, x8, tab, y + o0, n);
           if (fill) reds_fill_s8(y + out_width, zero, out_c - out_width);

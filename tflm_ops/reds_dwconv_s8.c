@@ -63,7 +63,7 @@ static inline void dw3x3_border_px_s8(const int8_t *in_img, const uint32_t wk[18
   dw3x3_store4_s8(y, acc, q);
 }
 
-/* Channel groups c < c_run of a 3x3, dilation 1 depthwise with fast requantisation and a bias, group by group over
+/* Channel groups c < c_run (a multiple of 4) of a 3x3, dilation 1 depthwise with fast requantisation and a bias, group by group over
  * the whole image: a group's nine weight words are widened once for every pixel (reds_dw3x3_widen_w); pixels whose
  * taps are all inside take the unrolled asm, border pixels their valid taps on the same widened weights. Out of
  * line: inside the op's pixel loop GCC kept the loop's values on the stack and reloaded them around every group
@@ -110,6 +110,92 @@ REDS_NOINLINE static void dw3x3_groups_s8(const reds_conv_dims *d, const int8_t 
     }
   }
 }
+
+/* Input columns a lane's row buffers hold (dw3x3_lane_s8: 3 rows on the stack); wider layers keep the pixel walk. */
+#define REDS_DW_LANE_MAX_COLS 132
+
+/* One channel c of a 3x3, dilation 1 depthwise over the whole image (x, w, y point at channel c; C bytes between
+ * pixels): the channels past the last whole group of four. As a four-lane group such a channel cost what four do
+ * (about 150 instructions per pixel; ds_cnn's 14x14 layer cut to one channel: 29,459). Alone, each output row's
+ * three input rows of the channel are copied into contiguous buffers with the input zero point in the padding
+ * columns and rows, so that every pixel, border or not, is three word loads: per kernel row SXTB16 gives taps
+ * (0, 2), SXTB16 ROR 8 taps (1, 3), and one SMLAD and one SMLABB add the three products (the fourth byte meets a
+ * zero weight half). The taps go in raw and the bias holds the input offset times the weight sum: a padding tap,
+ * the zero point, adds (zp + offset) * w = 0, as TFLM skips it. cols: the buffers' length,
+ * (out_w - 1) * stride + 3 (<= REDS_DW_LANE_MAX_COLS, checked by the caller). */
+REDS_NOINLINE static void dw3x3_lane_s8(const reds_conv_dims *d, const int8_t *x, const int8_t *w, int32_t bias,
+                                        const reds_requant_ch *q, int8_t *y, int32_t off, int32_t cols) {
+  const int32_t C = d->in_c, in_w = d->in_w, sw = d->stride_w, pw = d->pad_w;
+  const int8_t zp = (int8_t)(-off);
+  /* rows at a word-aligned stride L, each with one slack byte for the word load of its last pixel */
+  enum { L = (REDS_DW_LANE_MAX_COLS + 4) & ~3 };
+  int8_t rows[3 * L];
+  uint32_t w02[3], w1;
+  int32_t sum = 0;
+  for (int r = 0; r < 3; ++r) {
+    const int8_t *k = w + (size_t)r * 3 * C;
+    w02[r] = reds_m4_pair16(k[0], k[2 * C]);
+    sum += k[0] + k[C] + k[2 * C];
+  }
+  w1 = reds_m4_pair16(w[C], w[4 * C]); /* kernel rows 0 and 1's middle taps; row 2's below */
+  const uint32_t w1r2 = (uint32_t)w[7 * C] & 0xFFFFu;
+  const int32_t bias_raw = (int32_t)((uint32_t)bias + (uint32_t)(off * sum));
+  const reds_requant_ch rq = *q;
+  const int32_t c0 = pw < cols ? pw : cols, c1 = pw + in_w < cols ? pw + in_w : cols; /* columns inside */
+  for (int32_t b = 0; b < d->batches; ++b) {
+    const int8_t *img = x + (size_t)b * d->in_h * in_w * C;
+    int32_t prev = -d->in_h - 8; /* first input row of the rows buffered for the last output row: none yet */
+    for (int32_t oy = 0; oy < d->out_h; ++oy) {
+      const int32_t iy0 = oy * d->stride_h - d->pad_h;
+      for (int32_t r = 0; r < 3; ++r) {
+        int8_t *dst = rows + r * L;
+        const int32_t iy = iy0 + r, held = iy - prev; /* the buffer row that holds input row iy, if < 3 */
+        if (held < 3) { /* held > r: rows move up, earlier ones first */
+          reds_copy_s8(dst, rows + held * L, cols + 1);
+          continue;
+        }
+        if (iy < 0 || iy >= d->in_h) {
+          reds_fill_s8(dst, zp, cols + 1);
+          continue;
+        }
+        const int8_t *src = img + (size_t)iy * in_w * C;
+        int32_t j = 0;
+        for (; j < c0; ++j) {
+          REDS_KEEP_LOOP(); /* one or two bytes: no memset call */
+          dst[j] = zp;
+        }
+        for (const int8_t *s = src + (size_t)(j - pw) * C; j < c1; ++j, s += C) dst[j] = *s;
+        for (; j <= cols; ++j) {
+          REDS_KEEP_LOOP();
+          dst[j] = zp;
+        }
+      }
+      prev = iy0;
+      int8_t *yr = y + ((size_t)b * d->out_h + oy) * d->out_w * C;
+      const int8_t *p = rows;
+      for (int32_t ox = 0; ox < d->out_w; ++ox, p += sw, yr += C) {
+        const uint32_t r0 = reds_m4_load4(p), r1 = reds_m4_load4(p + L), r2 = reds_m4_load4(p + 2 * L);
+        int32_t acc = __smlad(__sxtb16(r0), w02[0], bias_raw);
+        acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r0), (int32_t)w1, acc);
+        acc = __smlad(__sxtb16(r1), w02[1], acc);
+        acc = __smlabt((int32_t)reds_m4_sxtb16_ror8(r1), (int32_t)w1, acc);
+        acc = __smlad(__sxtb16(r2), w02[2], acc);
+        acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r2), (int32_t)w1r2, acc);
+        *yr = (int8_t)reds_sat_s8(reds_requant_fast(acc, &rq));
+      }
+    }
+  }
+}
+
+/* Whether n lanes (dw3x3_lane_s8) cost less than one more group of four: a group costs about 150 instructions per
+ * pixel, a lane about 45 plus, per output row, 6 per byte of the input rows it buffers anew and 60 (measured on
+ * ds_cnn's 14x14 stride-1 and 7x7 stride-2 depthwise: one lane 10.7 k and 4.4 k instructions, a group 29.4 k and
+ * 7.7 k). Only evaluated when a partial group is left. */
+static int dw3x3_lanes_pay(const reds_conv_dims *d, int32_t n, int32_t cols) {
+  const int64_t rows_out = (int64_t)d->batches * d->out_h, px = rows_out * d->out_w;
+  const int64_t lane = 45 * px + rows_out * ((d->stride_h < 3 ? d->stride_h : 3) * (int64_t)(cols + 1) * 6 + 60);
+  return n * lane < 150 * px;
+}
 #endif
 
 /* One channel's nine taps of a 3x3 kernel, all inside, dilation 1 (channels past the last group of four: a layer cut
@@ -143,17 +229,24 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
 #else
   const int interior3x3 = 0;
 #endif
-  /* The group-major 3x3 path also takes a last partial group where the tensor has its four channels: the extra
-   * lanes land in inactive outputs, which the pixel loop fills with the zero point afterwards. Even a layer cut to
-   * one channel is cheaper as four lanes there than in the pixel walk (ds_cnn's 14x14 depthwise: 35,897 against
-   * 46,496 instructions). */
-  const int32_t c_run = c4 < out_width && c4 + 4 <= C ? c4 + 4 : c4;
-  const int groups3x3 = interior3x3 && fast && bias != NULL && c_run > 0;
+  /* The 3x3 path: whole groups of four group-major, the 1..3 channels past them one lane each where that is
+   * cheaper (else, as before, a last partial group of four where the tensor has its four channels: the extra lanes
+   * land in inactive outputs, filled with the zero point below). The pixel walk does what is left. */
+  int32_t c_first = 0;
 #if defined(REDS_ARCH_CORTEX_M4)
-  if (groups3x3) dw3x3_groups_s8(&dd, input, weights, bias, v.ch, output, off, c_run);
+  if (interior3x3 && fast && bias != NULL) {
+    const int32_t cols = (dd.out_w - 1) * dd.stride_w + 3;
+    const int lanes = c4 < out_width && cols <= REDS_DW_LANE_MAX_COLS && dw3x3_lanes_pay(&dd, out_width - c4, cols);
+    const int32_t c_run = lanes || c4 == out_width || c4 + 4 > C ? c4 : c4 + 4;
+    if (c_run > 0) dw3x3_groups_s8(&dd, input, weights, bias, v.ch, output, off, c_run);
+    c_first = c_run;
+    if (lanes) {
+      for (int32_t c = c4; c < out_width; ++c)
+        dw3x3_lane_s8(&dd, input + c, weights + c, bias[c], v.ch + c, output + c, off, cols);
+      c_first = out_width;
+    }
+  }
 #endif
-  /* Channel groups the 3x3 path already did. */
-  const int32_t c_first = groups3x3 ? c_run : 0;
   if (c_first >= out_width) { /* only the inactive channels' zero point is left */
     if (out_width < C)
       for (int32_t p = 0, n = dd.batches * dd.out_h * dd.out_w; p < n; ++p)

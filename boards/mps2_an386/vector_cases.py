@@ -35,6 +35,12 @@ def layers(seed: int = 0) -> list:
           hw=(5, 6), kernel=(3, 3), activation=1),
         L(REDS_DWCONV, "dw_s2_c37", rng, in_c=37, out_c=37, out_widths=[37, 33, 5], in_widths=[37, 33, 5],
           hw=(7, 7), kernel=(3, 3), padding=1, stride=(2, 2), activation=3),
+        # lanes: 1..3 channels past the last group of four, SAME borders, stride 2, no activation (fast form)
+        L(REDS_DWCONV, "dw3x3_s2_lanes", rng, in_c=10, out_c=10, out_widths=[10, 5, 1], in_widths=[10, 5, 1],
+          hw=(9, 8), kernel=(3, 3), stride=(2, 2)),
+        # an image too wide for a lane's row buffers (REDS_DW_LANE_MAX_COLS): the last partial group as four lanes
+        L(REDS_DWCONV, "dw3x3_wide_image", rng, in_c=6, out_c=6, out_widths=[6, 3], in_widths=[6, 3],
+          hw=(3, 140), kernel=(3, 3)),
         L(REDS_DWCONV, "dw_dil_per_tensor", rng, in_c=9, out_c=9, out_widths=[9, 4], in_widths=[9, 4], hw=(6, 6),
           kernel=(2, 3), dilation=(2, 1), per_tensor=True),
     ]

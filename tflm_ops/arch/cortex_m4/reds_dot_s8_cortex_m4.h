@@ -31,6 +31,11 @@ static inline uint32_t reds_m4_load4(const int8_t *p) {
   return v;
 }
 
+/* Two int16 lanes (GCC emits one PKHBT; its arm_acle.h has no intrinsic for it). */
+static inline uint32_t reds_m4_pair16(int32_t lo, int32_t hi) {
+  return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+
 /* Bytes 1 and 3 of x, sign-extended into the two 16-bit lanes. */
 static inline uint32_t reds_m4_sxtb16_ror8(uint32_t x) {
   uint32_t r;
