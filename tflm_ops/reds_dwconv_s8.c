@@ -63,12 +63,12 @@ static inline void dw3x3_border_px_s8(const int8_t *in_img, const uint32_t wk[18
   dw3x3_store4_s8(y, acc, q);
 }
 
-/* Channel groups c < c_run (a multiple of 4) of a 3x3, dilation 1 depthwise with fast requantisation and a bias, group by group over
- * the whole image: a group's nine weight words are widened once for every pixel (reds_dw3x3_widen_w); pixels whose
- * taps are all inside take the unrolled asm, border pixels their valid taps on the same widened weights. Out of
- * line: inside the op's pixel loop GCC kept the loop's values on the stack and reloaded them around every group
- * (about 90 instructions per group besides the taps). Border pixels had gone through the general tap walk, which
- * widened the weights at every tap and cost about twice an interior pixel. */
+/* Channel groups c < c_run (a multiple of 4) of a 3x3, dilation 1 depthwise with fast requantisation and a bias,
+ * group by group over the whole image: a group's nine weight words are widened once for every pixel
+ * (reds_dw3x3_widen_w); pixels whose taps are all inside take the unrolled asm, border pixels their valid taps on
+ * the same widened weights. Out of line: inside the op's pixel loop GCC kept the loop's values on the stack and
+ * reloaded them around every group (about 90 instructions per group besides the taps). Border pixels had gone
+ * through the general tap walk, which widened the weights at every tap and cost about twice an interior pixel. */
 REDS_NOINLINE static void dw3x3_groups_s8(const reds_conv_dims *d, const int8_t *input, const int8_t *w,
                                           const int32_t *bias, const reds_requant_ch *ch, int8_t *output,
                                           int32_t off, int32_t c_run) {
@@ -111,18 +111,18 @@ REDS_NOINLINE static void dw3x3_groups_s8(const reds_conv_dims *d, const int8_t 
   }
 }
 
-/* Input columns a lane's row buffers hold (dw3x3_lane_s8: 3 rows on the stack); wider layers keep the pixel walk. */
+/* Input columns a lane's row buffers hold (dw3x3_lane_s8: 3 rows on the stack); wider layers keep the partial group. */
 #define REDS_DW_LANE_MAX_COLS 132
 
 /* One channel c of a 3x3, dilation 1 depthwise over the whole image (x, w, y point at channel c; C bytes between
  * pixels): the channels past the last whole group of four. As a four-lane group such a channel cost what four do
- * (about 150 instructions per pixel; ds_cnn's 14x14 layer cut to one channel: 29,459). Alone, each output row's
- * three input rows of the channel are copied into contiguous buffers with the input zero point in the padding
- * columns and rows, so that every pixel, border or not, is three word loads: per kernel row SXTB16 gives taps
- * (0, 2), SXTB16 ROR 8 taps (1, 3), and one SMLAD and one SMLABB add the three products (the fourth byte meets a
- * zero weight half). The taps go in raw and the bias holds the input offset times the weight sum: a padding tap,
- * the zero point, adds (zp + offset) * w = 0, as TFLM skips it. cols: the buffers' length,
- * (out_w - 1) * stride + 3 (<= REDS_DW_LANE_MAX_COLS, checked by the caller). */
+ * (about 150 instructions per pixel; ds_cnn's 14x14 layer cut to one channel: 29,459 in the group loop). Alone,
+ * each output row's three input rows of the channel are copied into contiguous buffers with the input zero point in
+ * the padding columns and rows, so that every pixel, border or not, is three word loads: per kernel row SXTB16
+ * gives taps (0, 2), SXTB16 ROR 8 taps (1, 3), and one SMLAD and one SMLABB add the three products (the fourth byte
+ * meets a zero weight half). The taps go in raw and the bias holds the input offset times the weight sum: a padding
+ * tap, the zero point, adds (zp + offset) * w = 0, as TFLM skips it. cols: the buffers' length, (out_w - 1) *
+ * stride + 3 (<= REDS_DW_LANE_MAX_COLS, checked by the caller). */
 REDS_NOINLINE static void dw3x3_lane_s8(const reds_conv_dims *d, const int8_t *x, const int8_t *w, int32_t bias,
                                         const reds_requant_ch *q, int8_t *y, int32_t off, int32_t cols) {
   const int32_t C = d->in_c, in_w = d->in_w, sw = d->stride_w, pw = d->pad_w;
