@@ -90,7 +90,8 @@ def method_text(args: argparse.Namespace) -> str:
             f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
             f"{f', augmentation {args.augment}' if args.augment else ''}, {_pretrain_epochs(args)} pre-training epochs"
             f"{f', budgets in {args.cost_profile} predicted instructions' if args.cost_profile else ''}"
-            f"{f', widths in steps of {args.width_multiple}' if args.width_multiple != 1 else ''}")
+            f"{f', widths in steps of {args.width_multiple}' if args.width_multiple != 1 else ''}"
+            f"{f', {args.qat_epochs} conversion-aware epochs' if getattr(args, 'qat_epochs', 0) else ''}")
 
 
 def check_results_free(args: argparse.Namespace) -> None:
@@ -269,7 +270,8 @@ def _variant(args: argparse.Namespace) -> str:
         (f"_{args.mode}" if args.mode != "top-down" else "") + \
         (f"_{args.importance}" if args.importance != "l1" else "") + \
         (f"_cost-{Path(args.cost_profile).stem}" if args.cost_profile else "") + \
-        (f"_mult{args.width_multiple}" if args.width_multiple != 1 else "")
+        (f"_mult{args.width_multiple}" if args.width_multiple != 1 else "") + \
+        (f"_qat{args.qat_epochs}" if getattr(args, "qat_epochs", 0) else "")
 
 
 def main() -> int:

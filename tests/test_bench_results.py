@@ -44,6 +44,9 @@ def test_names_spell_out_joint_epochs_and_teacher(bench) -> None:
     assert bench.result_name(timed) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_cost-cortex-m4-dsp"
     assert "cortex-m4-dsp predicted instructions" in bench.method_text(timed)
     assert "predicted instructions" not in bench.method_text(_args())
+    qat = _args("--qat-epochs", "2", "--seed", "3")
+    assert bench.result_name(qat) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_qat2_s3"
+    assert "2 conversion-aware epochs" in bench.method_text(qat)
     ens = _args("--teacher-from", "runs/a/checkpoint", "runs/b/checkpoint", "--seed", "3")
     assert bench.result_name(ens) == "train_ds_cnn_s_min0.25_ft24_teacher-pretrained_ensemble3_s3"
     assert "ensemble of the frozen pre-trained network and the pre-trained networks of 2 earlier runs" in \

@@ -353,3 +353,74 @@ def test_ensemble_teacher_averages_pretrained_networks_and_is_checked_on_resume(
         train(_mlp(), tr, va, budgets=(1, 0.5), **{**kw, "teacher": "inplace"}, teacher_from=(str(tmp_path),))
     with pytest.raises(RedsError, match="no pre-trained snapshot"):
         train(_mlp(), tr, va, budgets=(1, 0.5), **kw, teacher_from=(str(tmp_path / "nowhere"),))
+
+
+def test_simulated_int8_pass_rounds_kernels_and_materialised_activations() -> None:
+    """The conversion-aware pass: kernels on the per-channel int8 grid, each materialised activation (input, the
+    fused chains' outputs, the logits) on 256 levels of its calibrated range; gradients still flow."""
+    import tensorflow as tf
+    from reds_tflm.keras.graph import graph_from_keras
+    from reds_tflm.keras.slicing import SlicedNet, activation_ranges, materialised_steps
+    keras.utils.set_random_seed(2)
+    m = _mlp()
+    g = graph_from_keras(m)
+    x, _ = _data(400, 5)  # more output values than 8 bits have levels
+    points = materialised_steps(g)
+    kinds = [type(g.meta["steps"][i].layer).__name__ for i in points]
+    assert kinds[0] == "InputLayer" and points[-1] == len(g.meta["steps"]) - 1, kinds
+    ranges = activation_ranges(m, g, x, g.sizes)
+    assert set(ranges) == set(points) and all(lo <= 0.0 <= hi for lo, hi in ranges.values())
+    q = SlicedNet(m, g, fake_quant=ranges)
+    dense = next(layer for layer in m.layers if type(layer).__name__ == "Dense")
+    k = np.asarray(q.weight(dense, 0, g.sizes))
+    scale = np.abs(np.asarray(dense.weights[0].value)).max(axis=0) / 127.0
+    np.testing.assert_allclose(k / scale, np.round(k / scale), atol=1e-3)
+    y = np.asarray(q.forward(tf.constant(x), g.sizes))
+    plain = np.asarray(SlicedNet(m, g).forward(tf.constant(x), g.sizes))
+    assert len(np.unique(y)) <= 256 < len(np.unique(plain))
+    lo, hi = ranges[points[-1]]
+    assert y.min() >= lo - (hi - lo) / 255 and y.max() <= hi + (hi - lo) / 255
+    assert 0 < np.max(np.abs(y - plain)) < 0.1 * (hi - lo)
+    with tf.GradientTape() as tape:
+        out = q.forward(tf.constant(x), g.sizes)
+        loss = tf.reduce_sum(out * out)
+    grads = tape.gradient(loss, m.trainable_variables)
+    assert any(gr is not None and float(tf.reduce_max(tf.abs(gr))) > 0 for gr in grads)
+
+
+def test_conversion_aware_epochs_train_and_resume(tmp_path: Path, monkeypatch) -> None:
+    """qat_epochs: a phase after BN on the simulated int8 model; it moves the weights, keeps its ranges in the
+    checkpoint and resumes to the same result; bad settings are refused."""
+    tr, va = _data(320, 2), _data(100, 3)
+    kw = {**KW, "qat_epochs": 2}
+    keras.utils.set_random_seed(0)
+    plain = train(_mlp(), tr, va, budgets=(1, 0.5), **KW)
+    keras.utils.set_random_seed(0)
+    ref = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "a", **kw)
+    assert [h["epoch"] for h in ref.history if h["phase"] == "qat"] == [1, 2]
+    assert any(float(np.max(np.abs(a.numpy() - b.numpy()))) > 1e-6
+               for a, b in zip(plain.model.weights, ref.model.weights))
+    assert json.loads((tmp_path / "a" / "state.json").read_text())["qat_ranges"]
+    calls = {"n": 0}
+    real = train_mod.accuracies
+
+    def flaky(net, *args, **kwargs):  # killed while evaluating the second conversion-aware epoch
+        calls["n"] += net.fake_quant is not None
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(net, *args, **kwargs)
+
+    keras.utils.set_random_seed(0)
+    monkeypatch.setattr(train_mod, "accuracies", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
+    monkeypatch.setattr(train_mod, "accuracies", real)
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["phase"] == "qat" and state["epoch"] == 1
+    keras.utils.set_random_seed(1)
+    res = train(_mlp(), tr, va, budgets=(1, 0.5), checkpoint_dir=tmp_path / "b", **kw)
+    for a, b in zip(ref.model.weights, res.model.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    for bad in ({"qat_epochs": -1}, {"qat_epochs": 1, "qat_lr": 0.0}, {"qat_epochs": 1, "qat_calibration": 0}):
+        with pytest.raises(RedsError, match="qat_epochs="):
+            train(_mlp(), tr, va, budgets=(1, 0.5), **{**KW, **bad})

@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width-multiple", type=int, default=1, metavar="M",
                    help="widths in steps of M in every group whose size is a multiple of M (e.g. 4: whole words "
                         "for the Cortex-M4 DSP loops); default 1")
+    p.add_argument("--qat-epochs", type=int, default=0, metavar="N",
+                   help="conversion-aware epochs after the BN phase: the joint step through a simulated int8 model "
+                        "(kernels rounded per output channel, activations on 8-bit ranges); default 0")
     p.add_argument("--epochs", type=int, default=None, help="override the pre-training epochs of the preset")
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the joint fine-tuning epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -132,7 +135,7 @@ def run_example(args: argparse.Namespace) -> Any:
                       importance_batches=preset.importance_batches, distill=args.distill,
                       alphas=args.alphas, teacher=args.teacher,
                       distill_temperature=args.distill_temperature, augment=augment_kinds(args),
-                      teacher_from=tuple(str(d) for d in args.teacher_from),
+                      teacher_from=tuple(str(d) for d in args.teacher_from), qat_epochs=args.qat_epochs,
                       cost_profile=args.cost_profile, width_multiple=args.width_multiple)
     result = train(model, train_data, test_data, budgets, checkpoint_dir=ckpt, init_from=args.init_from, config=cfg)
     from .export import export_reds

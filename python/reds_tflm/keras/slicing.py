@@ -41,13 +41,48 @@ def _take(v: Any, axis: int, size: int, repeat: int, w: int) -> Any:
     return tf.reshape(tf.slice(blocks, begin, sz), shape[:axis] + [repeat * w] + shape[axis + 1:])
 
 
-class SlicedNet:
-    """Forward passes of the nested subnetworks of `model`, sharing its variables."""
+def materialised_steps(graph: WidthGraph) -> list[int]:
+    """Indices of the steps whose output the int8 model holds as a tensor of its own (with its own 8-bit scale): not
+    a Dense/Conv/Depthwise/BN/Add output that the converter fuses with the BN or activation reading it, and not a
+    shape-only step (flatten, dropout) or a max pooling, which keep their input's scale."""
+    steps = graph.meta["steps"]
+    readers: dict[int, list[str]] = {}
+    for st in steps:
+        for t in st.inputs:
+            readers.setdefault(t, []).append(kind_of(st.layer))
+    out = []
+    for i, st in enumerate(steps):
+        kind = kind_of(st.layer)
+        if kind in ("flatten", "pass") or (kind == "pool" and "max" in type(st.layer).__name__.lower()):
+            continue
+        r = readers.get(st.output, [])
+        if kind in ("dense", "conv", "dwconv", "bn", "add") and r and all(k in ("bn", "act") for k in r):
+            continue
+        out.append(i)
+    return out
 
-    def __init__(self, model: Any, graph: WidthGraph) -> None:
+
+def _round_per_channel(v: Any, kind: str) -> Any:
+    """A kernel rounded to symmetric int8 per output channel, as the converter stores it; straight-through gradient."""
+    import tensorflow as tf
+    axes = [0, 1, 3] if kind == "dwconv" else list(range(len(v.shape) - 1))
+    scale = tf.maximum(tf.reduce_max(tf.abs(v), axis=axes, keepdims=True), 1e-12) / 127.0
+    return v + tf.stop_gradient(tf.round(v / scale) * scale - v)
+
+
+class SlicedNet:
+    """Forward passes of the nested subnetworks of `model`, sharing its variables.
+
+    With `fake_quant` (step index -> (min, max), `activation_ranges`) the pass simulates the int8 model for
+    conversion-aware training: every Dense/Conv/Depthwise kernel rounded per output channel and every materialised
+    activation rounded to 8 bits on its fixed range, both with straight-through gradients."""
+
+    def __init__(self, model: Any, graph: WidthGraph,
+                 fake_quant: dict[int, tuple[float, float]] | None = None) -> None:
         self.model, self.graph = model, graph
         self.steps = graph.meta["steps"]
         self.tensors = graph.meta["tensors"]
+        self.fake_quant = fake_quant
         self.by_weight = {}
         for s in graph.slices:
             if s.kind == "weight":
@@ -57,18 +92,22 @@ class SlicedNet:
         v = layer.weights[index].value
         for s in self.by_weight.get((layer.name, index), []):
             v = _take(v, s.axis, self.graph.groups[s.group].size, s.repeat, int(widths[s.group]))
+        if self.fake_quant is not None and index == 0 and kind_of(layer) in ("dense", "conv", "dwconv"):
+            v = _round_per_channel(v, kind_of(layer))
         return v
 
     def forward(self, x: Any, widths: Sequence[int], training: bool = False) -> Any:
+        return self._run(x, widths, training)
+
+    def _run(self, x: Any, widths: Sequence[int], training: bool, record: dict | None = None) -> Any:
         import tensorflow as tf
         vals: dict[int, Any] = {}
-        for st in self.steps:
+        for index, st in enumerate(self.steps):
             layer, kind = st.layer, kind_of(st.layer)
+            a = vals[st.inputs[0]] if st.inputs else None
             if kind == "input":
-                vals[st.output] = x
-                continue
-            a = vals[st.inputs[0]]
-            if kind == "dense":
+                y = x
+            elif kind == "dense":
                 y = tf.matmul(a, self.weight(layer, 0, widths)) if len(a.shape) == 2 else \
                     tf.tensordot(a, self.weight(layer, 0, widths), 1)
                 if layer.use_bias:
@@ -104,8 +143,25 @@ class SlicedNet:
                 y = layer.call(a, training=training)
             else:  # activations, pooling, flatten, padding: channel-count agnostic
                 y = layer.call(a)
+            if record is not None and index in record:
+                record[index].append((float(tf.reduce_min(y)), float(tf.reduce_max(y))))
+            if self.fake_quant is not None and index in self.fake_quant:
+                lo, hi = self.fake_quant[index]
+                y = tf.quantization.fake_quant_with_min_max_args(y, min=lo, max=hi, num_bits=8)
             vals[st.output] = y
         return vals[self.graph.meta["outputs"][0]]
+
+
+def activation_ranges(model: Any, graph: WidthGraph, x: np.ndarray, widths: Sequence[int],
+                      batch_size: int = 50) -> dict[int, tuple[float, float]]:
+    """(min, max) of every materialised activation over the images `x` at `widths` (the full network: the REDS model
+    shares one scale per tensor across budgets), as the converter's calibration sees them."""
+    import tensorflow as tf
+    record: dict[int, list[tuple[float, float]]] = {i: [] for i in materialised_steps(graph)}
+    net = SlicedNet(model, graph)
+    for s in range(0, len(x), batch_size):
+        net._run(tf.constant(x[s:s + batch_size]), widths, False, record)
+    return {i: (min(0.0, min(a for a, _ in r)), max(0.0, max(b for _, b in r))) for i, r in record.items() if r}
 
 
 def slice_weights(model: Any, graph: WidthGraph, widths: Sequence[int]) -> dict[str, list[np.ndarray]]:

@@ -2,7 +2,8 @@
 
     [pre-train the full model] → width graph → Taylor importance (~100 minibatches) → function-preserving
     permutation → nested widths per MAC budget → joint fine-tuning of all subnetworks (shared BN frozen) →
-    BN-only phase (shared gamma/beta, joint loss) → int8 export of one model.reds.tflite (when `out` is given).
+    BN-only phase (shared gamma/beta, joint loss) → [conversion-aware epochs: the joint step on a simulated int8
+    model, `qat_epochs`] → int8 export of one model.reds.tflite (when `out` is given).
 
 With `checkpoint_dir`, the state after every epoch is saved there and a later call with the same arguments resumes
 where the previous one stopped (the phase, the epoch, the optimizer moments, the chosen widths).
@@ -27,10 +28,10 @@ from .loops import (accuracies, batches, check_augment, cosine_lr, full_step, jo
                     model_accuracy, n_batches, recalibrate_bn, run_epoch)
 from .permute import permutations, permute_keras, sorted_scores
 from .select import select_widths
-from .slicing import SlicedNet
+from .slicing import SlicedNet, activation_ranges
 
 log = logging.getLogger("reds_tflm.train")
-PHASES = ("pretrain", "prepare", "joint", "bn", "done")
+PHASES = ("pretrain", "prepare", "joint", "bn", "qat", "done")
 
 
 TEACHERS = ("inplace", "pretrained")
@@ -51,6 +52,9 @@ class TrainConfig:
     augment: tuple[str, ...] = ()  # training-time augmentation of image batches: "flip", "shift" (loops.py)
     bn_epochs: int = 1
     bn_lr: float = 1e-3
+    qat_epochs: int = 0  # conversion-aware epochs after the BN phase: the joint step on a simulated int8 model
+    qat_lr: float = 1e-4
+    qat_calibration: int = 200  # training images whose activation ranges the simulated int8 model uses
     batch_size: int = 100
     importance_batches: int = 100
     importance_norm: str = "l1"
@@ -195,6 +199,10 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         raise RedsError(str(exc)) from None
     if not cfg.distill_temperature > 0:
         raise RedsError(f"distill_temperature={cfg.distill_temperature!r}: must be > 0")
+    if isinstance(cfg.qat_epochs, bool) or not isinstance(cfg.qat_epochs, int) or cfg.qat_epochs < 0 or \
+            not cfg.qat_lr > 0 or cfg.qat_calibration < 1:
+        raise RedsError(f"qat_epochs={cfg.qat_epochs!r}, qat_lr={cfg.qat_lr!r}, qat_calibration="
+                        f"{cfg.qat_calibration!r}: need an integer >= 0, a rate > 0 and at least one image")
     if isinstance(cfg.width_multiple, bool) or not isinstance(cfg.width_multiple, int) or cfg.width_multiple < 1:
         raise RedsError(f"width_multiple={cfg.width_multiple!r}: must be an integer >= 1")
     if cfg.teacher not in TEACHERS:
@@ -215,7 +223,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     ckpt = Checkpoint(checkpoint_dir)
     state = ckpt.load_state()
     if state is not None:
-        distilled = state["phase"] == "bn" or (state["phase"] == "joint" and state["epoch"] > 0)
+        distilled = state["phase"] in ("bn", "qat") or (state["phase"] == "joint" and state["epoch"] > 0)
         if distilled and state.get("teacher_from", []) != list(teacher_from):
             raise RedsError(f"{checkpoint_dir}: checkpoint was distilled from the pre-trained networks of "
                             f"{state.get('teacher_from', [])}, not {list(teacher_from)}; resume with the same "
@@ -280,11 +288,12 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     net = SlicedNet(model, graph)
     bn_vars = {id(v) for v in bn_variables(model)}
     teacher = None
-    if cfg.teacher == "pretrained" and cfg.distill > 0 and state["phase"] in ("joint", "bn"):
+    if cfg.teacher == "pretrained" and cfg.distill > 0 and state["phase"] in ("joint", "bn", "qat"):
         teacher = frozen_teacher(model, ckpt, state, teacher_from)
         state["teacher_from"] = list(teacher_from)
 
-    def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool, distill: float) -> None:
+    def phase(name: str, epochs: int, lr: float, variables: list, regularise: bool, distill: float,
+              net: SlicedNet = net) -> None:
         opt = keras.optimizers.Adam(cosine_lr(lr, epochs * nb))
         opt.build(variables)
         if state["epoch"]:
@@ -316,6 +325,21 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         if bn_vars and cfg.bn_epochs:
             phase("bn", cfg.bn_epochs, cfg.bn_lr, [v for v in model.trainable_variables if id(v) in bn_vars], False,
                   cfg.distill)
+        state.update(phase="qat" if cfg.qat_epochs else "done", epoch=0)
+        save(None)
+
+    # -- 5. conversion-aware epochs: the joint step through the simulated int8 model (kernels rounded per output
+    #       channel, materialised activations on the ranges of `qat_calibration` training images at full width)
+    if state["phase"] == "qat":
+        if "qat_ranges" not in state:  # kept for a resumed run: the same simulated model
+            pick = np.random.default_rng([cfg.seed, 13]).choice(len(x), min(cfg.qat_calibration, len(x)),
+                                                                 replace=False)
+            state["qat_ranges"] = {str(k): list(v) for k, v in
+                                   activation_ranges(model, graph, x[np.sort(pick)], widths[0]).items()}
+        qnet = SlicedNet(model, graph, fake_quant={int(k): (float(v[0]), float(v[1]))
+                                                   for k, v in state["qat_ranges"].items()})
+        phase("qat", cfg.qat_epochs, cfg.qat_lr, [v for v in model.trainable_variables if id(v) not in bn_vars],
+              True, cfg.distill, qnet)
         state.update(phase="done", epoch=0)
         save(None)
 
