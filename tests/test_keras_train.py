@@ -375,6 +375,18 @@ def test_simulated_int8_pass_rounds_kernels_and_materialised_activations() -> No
     k = np.asarray(q.weight(dense, 0, g.sizes))
     scale = np.abs(np.asarray(dense.weights[0].value)).max(axis=0) / 127.0
     np.testing.assert_allclose(k / scale, np.round(k / scale), atol=1e-3)
+    # a slice of narrowed inputs keeps the full kernel's grid, as the int8 model does: the last Dense's largest
+    # weights put in its last input row, outside the slice
+    last = [layer for layer in m.layers if type(layer).__name__ == "Dense"][-1]
+    w = last.get_weights()
+    w[0][-1, :] = 2.0 * np.abs(w[0]).max()
+    last.set_weights(w)
+    in_group = next(sl.group for sl in q.by_weight[(last.name, 0)] if sl.axis == 0)
+    narrow = list(g.sizes)
+    narrow[in_group] = g.sizes[in_group] // 4
+    full_k, kn = np.asarray(q.weight(last, 0, g.sizes)), np.asarray(q.weight(last, 0, narrow))
+    assert kn.shape == (g.sizes[in_group] // 4, full_k.shape[1])
+    np.testing.assert_allclose(kn, full_k[:kn.shape[0]], rtol=1e-6, atol=1e-7)
     y = np.asarray(q.forward(tf.constant(x), g.sizes))
     plain = np.asarray(SlicedNet(m, g).forward(tf.constant(x), g.sizes))
     assert len(np.unique(y)) <= 256 < len(np.unique(plain))

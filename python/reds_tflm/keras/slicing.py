@@ -90,10 +90,10 @@ class SlicedNet:
 
     def weight(self, layer: Any, index: int, widths: Sequence[int]) -> Any:
         v = layer.weights[index].value
+        if self.fake_quant is not None and index == 0 and kind_of(layer) in ("dense", "conv", "dwconv"):
+            v = _round_per_channel(v, kind_of(layer))  # the full kernel's scales: the REDS model keeps them
         for s in self.by_weight.get((layer.name, index), []):
             v = _take(v, s.axis, self.graph.groups[s.group].size, s.repeat, int(widths[s.group]))
-        if self.fake_quant is not None and index == 0 and kind_of(layer) in ("dense", "conv", "dwconv"):
-            v = _round_per_channel(v, kind_of(layer))
         return v
 
     def forward(self, x: Any, widths: Sequence[int], training: bool = False) -> Any:
