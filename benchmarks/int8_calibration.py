@@ -38,7 +38,8 @@ from reds_tflm.errors import RedsError  # noqa: E402
 from reds_tflm.tflite_io import write_bytes_atomic  # noqa: E402
 
 
-def measure(ckpt: Path, samples: list[int], calib_seed: int, data, own_scales: bool = False) -> dict:
+def measure(ckpt: Path, samples: list[int], calib_seed: int, data, own_scales: bool = False,
+            weights_only: bool = False) -> dict:
     from reds_tflm import tflite_io as tio
     from reds_tflm.convert import convert_model
     from reds_tflm.graph_tflite import graph_from_tflite
@@ -71,43 +72,22 @@ def measure(ckpt: Path, samples: list[int], calib_seed: int, data, own_scales: b
             print(f"{ckpt}: {n:5d} images, own scales per budget: " + " / ".join(f"{100 * a:.2f}" for a in own),
                   flush=True)
         rows.append(row)
-    return {"checkpoint": str(ckpt), "budgets": state["budgets"], "rows": rows}
+    out = {"checkpoint": str(ckpt), "budgets": state["budgets"], "rows": rows}
+    if weights_only:
+        out.update(split_weights(model, graph, state["widths"], test, ckpt))
+    return out
 
 
-def round_kernels_per_channel(model) -> None:
-    """Every Conv2D / DepthwiseConv2D / Dense kernel rounded to symmetric int8 per output channel, in place."""
-    import numpy as np
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
-            continue
-        ws = layer.get_weights()
-        k = ws[0]
-        # output channel: the last axis, except a depthwise kernel's (kh, kw, channels, multiplier)
-        axes = (0, 1, 3) if kind == "DepthwiseConv2D" else tuple(range(k.ndim - 1))
-        scale = np.abs(k).max(axis=axes, keepdims=True) / 127.0
-        scale[scale == 0] = 1.0
-        layer.set_weights([(np.round(k / scale) * scale).astype(k.dtype)] + ws[1:])
-
-
-def weights_only(ckpt: Path, data) -> dict:
-    """Float accuracy of every budget, and with the kernels rounded to int8 (activations float)."""
-    from reds_tflm.keras.graph import graph_from_keras
+def split_weights(model, graph, widths, test, ckpt: Path) -> dict:
+    """Float accuracy of every budget, and with only the kernels rounded to int8 per output channel (activations
+    float): the training's simulated int8 pass (SlicedNet with fake_quant={}) without activation ranges."""
     from reds_tflm.keras.loops import accuracies
-    from reds_tflm.keras.models import build
     from reds_tflm.keras.slicing import SlicedNet
-    state = json.loads((ckpt / "state.json").read_text())
-    _, test = data
-    model = build("ds-cnn-s")
-    model.load_weights(str(ckpt / "model.weights.h5"))
-    net = SlicedNet(model, graph_from_keras(model))
-    fl = accuracies(net, state["widths"], test.x, test.y)
-    round_kernels_per_channel(model)
-    wq = accuracies(net, state["widths"], test.x, test.y)
+    fl = accuracies(SlicedNet(model, graph), widths, test.x, test.y)
+    wq = accuracies(SlicedNet(model, graph, fake_quant={}), widths, test.x, test.y)
     print(f"{ckpt}: float " + " / ".join(f"{100 * a:.2f}" for a in fl) + ", int8 weights "
           + " / ".join(f"{100 * a:.2f}" for a in wq), flush=True)
-    return {"checkpoint": str(ckpt), "budgets": state["budgets"],
-            "accuracy_float": [round(float(a), 4) for a in fl],
+    return {"accuracy_float": [round(float(a), 4) for a in fl],
             "accuracy_float_int8_weights": [round(float(a), 4) for a in wq]}
 
 
@@ -134,15 +114,15 @@ def main() -> int:
         from reds_tflm.keras import example
         ea = example.complete_args(argparse.Namespace())
         data = example.load_data(ea, example.PRESETS["full"])
-        runs = [measure(c, samples, args.calib_seed, data, args.own_scales) for c in args.checkpoints]
-        split = [weights_only(c, data) for c in args.checkpoints] if args.weights_only else []
+        runs = [measure(c, samples, args.calib_seed, data, args.own_scales, args.weights_only)
+                for c in args.checkpoints]
     except RedsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
-    if split:  # a split of its own: the calibration tables of other checkpoints stay as they are
-        write_split(split, runs, res, f"{samples[0]} calibration images drawn with seed {args.calib_seed}")
+    if args.weights_only:  # a split of its own: the calibration tables of other checkpoints stay as they are
+        write_split(runs, res, f"{samples[0]} calibration images drawn with seed {args.calib_seed}")
         return 0
     stem = "int8_own_scales" if args.own_scales else "int8_calibration"
     doc = {"benchmark": stem, "calib_seed": args.calib_seed, "test_images": 10000,
@@ -165,7 +145,7 @@ def main() -> int:
     return 0
 
 
-def write_split(split: list[dict], runs: list[dict], res: Path, calibration: str) -> None:
+def write_split(runs: list[dict], res: Path, calibration: str) -> None:
     """int8_weights_only.{json,md}: float, float with int8 weights, and the REDS int8 model (first sample count)."""
     lines = ["# Where the int8 conversion loses accuracy (`benchmarks/int8_calibration.py --weights-only`)", "",
              "All 10,000 test images; accuracy at 100 / 75 / 50 / 25 % MACs. \"int8 weights\": the float model with "
@@ -173,11 +153,12 @@ def write_split(split: list[dict], runs: list[dict], res: Path, calibration: str
              f"({calibration}).", "",
              "| checkpoint | float | int8 weights | int8 |", "|---|---|---|---|"]
     pct = lambda xs: " / ".join(f"{100 * a:.2f}" for a in xs)  # noqa: E731
-    for s, r in zip(split, runs):
-        lines.append(f"| `{s['checkpoint']}` | {pct(s['accuracy_float'])} | "
-                     f"{pct(s['accuracy_float_int8_weights'])} | {pct(r['rows'][0]['accuracy_int8'])} |")
-    doc = {"calibration": calibration, "runs": [{**s, "accuracy_int8": r["rows"][0]["accuracy_int8"]}
-                                                 for s, r in zip(split, runs)]}
+    for r in runs:
+        lines.append(f"| `{r['checkpoint']}` | {pct(r['accuracy_float'])} | "
+                     f"{pct(r['accuracy_float_int8_weights'])} | {pct(r['rows'][0]['accuracy_int8'])} |")
+    keys = ("checkpoint", "budgets", "accuracy_float", "accuracy_float_int8_weights")
+    doc = {"calibration": calibration, "runs": [{**{k: r[k] for k in keys},
+                                                 "accuracy_int8": r["rows"][0]["accuracy_int8"]} for r in runs]}
     write_bytes_atomic(res / "int8_weights_only.json", json.dumps(doc, indent=1).encode())
     write_bytes_atomic(res / "int8_weights_only.md", ("\n".join(lines) + "\n").encode())
     print("\n".join(lines))

@@ -1,11 +1,8 @@
-"""benchmarks/int8_calibration.py --weights-only rounds a float model's kernels the way the TFLite converter
-quantises them; checked against the weights of a real int8 conversion."""
+"""The simulated int8 pass (SlicedNet with fake_quant: conversion-aware training, and
+benchmarks/int8_calibration.py --weights-only) rounds a float model's kernels the way the TFLite converter quantises
+them; checked against the weights of a real int8 conversion."""
 
 from __future__ import annotations
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,20 +12,11 @@ keras = pytest.importorskip("keras")
 
 from reds_tflm import tflite_io as tio  # noqa: E402
 from reds_tflm.keras.export import int8_tflite  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench(monkeypatch):
-    spec = importlib.util.spec_from_file_location("int8_calibration_bench", ROOT / "benchmarks" /
-                                                  "int8_calibration.py")
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "int8_calibration_bench", mod)
-    spec.loader.exec_module(mod)
-    return mod
+from reds_tflm.keras.graph import graph_from_keras  # noqa: E402
+from reds_tflm.keras.slicing import SlicedNet  # noqa: E402
 
 
-def test_kernels_rounded_as_the_converter_stores_them(monkeypatch) -> None:
+def test_kernels_rounded_as_the_converter_stores_them() -> None:
     from keras import layers as L
     keras.utils.set_random_seed(4)
     model = keras.Sequential([keras.Input((8, 8, 2)), L.Conv2D(6, 3, activation="relu"),
@@ -46,9 +34,11 @@ def test_kernels_rounded_as_the_converter_stores_them(monkeypatch) -> None:
             shape[axis] = -1
             stored.append(q * np.asarray(scales).reshape(shape))
     assert len(stored) == 3
-    before = [layer.get_weights()[0] for layer in model.layers if layer.get_weights()]
-    _bench(monkeypatch).round_kernels_per_channel(model)
-    after = [layer.get_weights()[0] for layer in model.layers if layer.get_weights()]
+    graph = graph_from_keras(model)
+    net = SlicedNet(model, graph, fake_quant={})  # kernels only
+    layers = [layer for layer in model.layers if layer.get_weights()]
+    before = [layer.get_weights()[0] for layer in layers]
+    after = [np.asarray(net.weight(layer, 0, graph.sizes)) for layer in layers]
     ours = [after[0].transpose(3, 0, 1, 2), after[1].transpose(3, 0, 1, 2), after[2].T]  # to TFLite's layouts
     for got, want, orig in zip(ours, stored, before):
         assert got.shape == want.shape

@@ -75,7 +75,8 @@ class SlicedNet:
 
     With `fake_quant` (step index -> (min, max), `activation_ranges`) the pass simulates the int8 model for
     conversion-aware training: every Dense/Conv/Depthwise kernel rounded per output channel and every materialised
-    activation rounded to 8 bits on its fixed range, both with straight-through gradients."""
+    activation rounded to 8 bits on its fixed range, both with straight-through gradients (an empty dict: the
+    kernels alone)."""
 
     def __init__(self, model: Any, graph: WidthGraph,
                  fake_quant: dict[int, tuple[float, float]] | None = None) -> None:
