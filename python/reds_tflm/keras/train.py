@@ -287,6 +287,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
     alphas = joint_weights(graph, widths, cfg.alphas)
     net = SlicedNet(model, graph)
     bn_vars = {id(v) for v in bn_variables(model)}
+    shared = [v for v in model.trainable_variables if id(v) not in bn_vars]  # trained with BN frozen
     teacher = None
     if cfg.teacher == "pretrained" and cfg.distill > 0 and state["phase"] in ("joint", "bn", "qat"):
         teacher = frozen_teacher(model, ckpt, state, teacher_from)
@@ -315,8 +316,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
         if "before_joint" not in state:
             state["before_joint"] = accuracies(net, widths, xv, yv)
             log.info("before joint fine-tuning: val accuracy %s", np.round(state["before_joint"], 4).tolist())
-        phase("joint", cfg.finetune_epochs, cfg.finetune_lr,
-              [v for v in model.trainable_variables if id(v) not in bn_vars], True, cfg.distill)
+        phase("joint", cfg.finetune_epochs, cfg.finetune_lr, shared, True, cfg.distill)
         state.update(phase="bn", epoch=0)
         save(None)
 
@@ -338,8 +338,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
                                    activation_ranges(model, graph, x[np.sort(pick)], widths[0]).items()}
         qnet = SlicedNet(model, graph, fake_quant={int(k): (float(v[0]), float(v[1]))
                                                    for k, v in state["qat_ranges"].items()})
-        phase("qat", cfg.qat_epochs, cfg.qat_lr, [v for v in model.trainable_variables if id(v) not in bn_vars],
-              True, cfg.distill, qnet)
+        phase("qat", cfg.qat_epochs, cfg.qat_lr, shared, True, cfg.distill, qnet)
         state.update(phase="done", epoch=0)
         save(None)
 
