@@ -31,6 +31,10 @@ def layers(seed: int = 0) -> list:
           kernel=(3, 3), stride=(2, 2), activation=1),
         L(REDS_CONV, "conv_first_c1_wide", rng, in_c=1, out_c=40, out_widths=[40, 35, 3], in_widths=[1, 1, 1],
           hw=(9, 7), kernel=(3, 3)),
+        # VALID: every row's last pixel has no fourth byte for the word loads (the tensor's last pixel would read
+        # past its end) and takes the gathered path; the others the word loads
+        L(REDS_CONV, "conv_first_c1_valid", rng, in_c=1, out_c=6, out_widths=[6, 2, 1], in_widths=[1, 1, 1],
+          hw=(6, 9), kernel=(3, 3), padding=1),
         L(REDS_DWCONV, "dw3x3_same", rng, in_c=12, out_c=12, out_widths=[12, 7, 2], in_widths=[12, 7, 2],
           hw=(5, 6), kernel=(3, 3), activation=1),
         L(REDS_DWCONV, "dw_s2_c37", rng, in_c=37, out_c=37, out_widths=[37, 33, 5], in_widths=[37, 33, 5],

@@ -551,35 +551,38 @@ static inline void reds_pointwise_few2_m4(uint32_t xa01, uint32_t xb01, const re
 }
 
 /* One output channel of a one-input-channel 3x3 conv (reds_conv_s8.c, conv_c1_3x3_s8): its requantisation, its
- * bias (plus input offset times the weight sum) and its nine weights as int16 pairs, in the order the loop below
- * reads them (40 bytes, two LDRDs per line). */
+ * bias (plus input offset times the weight sum) and its nine weights (taps t0..t8, row-major) as int16 pairs in the
+ * order the loop below reads them (40 bytes, two LDRDs per line). The pairs follow what one word load of a kernel
+ * row gives: SXTB16 of it is the row's outer taps, so w02 / w35 / w68 hold (t0, t2) / (t3, t5) / (t6, t8); the
+ * middle taps t1 and t4 pair up in w14 and t7 sits alone in the low half of w7. */
 typedef struct {
-  reds_requant_ch rq;              /* round (64-bit), multiplier, rshift */
+  reds_requant_ch rq; /* round (64-bit), multiplier, rshift */
   int32_t bias;
-  uint32_t w01, w23, w45, w67, w8; /* taps (0,1) ... (6,7) as int16 pairs; tap 8 in the low half */
+  uint32_t w02, w35, w68, w14, w7;
 } reds_c1_row;
-_Static_assert(sizeof(reds_c1_row) == 40 && offsetof(reds_c1_row, bias) == 16 && offsetof(reds_c1_row, w01) == 20 &&
+_Static_assert(sizeof(reds_c1_row) == 40 && offsetof(reds_c1_row, bias) == 16 && offsetof(reds_c1_row, w02) == 20 &&
                    offsetof(reds_requant_ch, multiplier) == 8 && offsetof(reds_requant_ch, rshift) == 12,
                "reds_c1_3x3_outputs_m4 reads reds_c1_row at these offsets");
 
 /* y[o] = sat8(requant(row[o].bias + the nine taps times row[o]'s weights)) for o < n (n >= 1); the taps are the
- * pixel's raw inputs as int16 pairs (x01 .. x67) and x8 in the low half. Per output: five LDRDs, four SMLADs and an
- * SMLABB, the 64-bit requantisation with the sign term as a subtraction with borrow (as in the K = 2 loop above),
- * saturation, store and loop: 19 instructions (GCC's code for the same C loop: 30, spilling the output pointer). */
-static inline void reds_c1_3x3_outputs_m4(uint32_t x01, uint32_t x23, uint32_t x45, uint32_t x67, uint32_t x8,
+ * pixel's raw inputs as int16 pairs in reds_c1_row's order (x02 = (t0, t2) ... x14 = (t1, t4); t7 in the low half
+ * of x7, its high half ignored). Per output: five LDRDs, four SMLADs and an SMLABB, the 64-bit requantisation with
+ * the sign term as a subtraction with borrow (as in the K = 2 loop above), saturation, store and loop: 19
+ * instructions (GCC's code for the same C loop: 30, spilling the output pointer). */
+static inline void reds_c1_3x3_outputs_m4(uint32_t x02, uint32_t x35, uint32_t x68, uint32_t x14, uint32_t x7,
                                           const reds_c1_row *row, int8_t *y, int32_t n) {
   const int8_t *const end = y + n;
   int32_t acc, a, b, m, sh;
   __asm__ volatile(
       "1:\n\t"
-      "ldrd    %[acc], %[a], [%[r], #16]\n\t" /* bias, w01 */
-      "ldrd    %[b], %[m], [%[r], #24]\n\t"   /* w23, w45 */
-      "smlad   %[acc], %[x01], %[a], %[acc]\n\t"
-      "smlad   %[acc], %[x23], %[b], %[acc]\n\t"
-      "smlad   %[acc], %[x45], %[m], %[acc]\n\t"
-      "ldrd    %[a], %[b], [%[r], #32]\n\t"   /* w67, w8 */
-      "smlad   %[acc], %[x67], %[a], %[acc]\n\t"
-      "smlabb  %[acc], %[x8], %[b], %[acc]\n\t"
+      "ldrd    %[acc], %[a], [%[r], #16]\n\t" /* bias, w02 */
+      "ldrd    %[b], %[m], [%[r], #24]\n\t"   /* w35, w68 */
+      "smlad   %[acc], %[x02], %[a], %[acc]\n\t"
+      "smlad   %[acc], %[x35], %[b], %[acc]\n\t"
+      "smlad   %[acc], %[x68], %[m], %[acc]\n\t"
+      "ldrd    %[a], %[b], [%[r], #32]\n\t"   /* w14, w7 */
+      "smlad   %[acc], %[x14], %[a], %[acc]\n\t"
+      "smlabb  %[acc], %[x7], %[b], %[acc]\n\t"
       "ldrd    %[m], %[sh], [%[r], #8]\n\t"   /* multiplier, rshift */
       "ldrd    %[a], %[b], [%[r]], #40\n\t"   /* round (low, high word), next row */
       REDS_M4_REQUANT_SAT(acc, a, b, m)
@@ -587,7 +590,7 @@ static inline void reds_c1_3x3_outputs_m4(uint32_t x01, uint32_t x23, uint32_t x
       "cmp     %[y], %[end]\n\t"
       "bne     1b\n\t"
       : [r] "+r"(row), [y] "+r"(y), [acc] "=&r"(acc), [a] "=&r"(a), [b] "=&r"(b), [m] "=&r"(m), [sh] "=&r"(sh)
-      : [end] "r"(end), [x01] "r"(x01), [x23] "r"(x23), [x45] "r"(x45), [x67] "r"(x67), [x8] "r"(x8)
+      : [end] "r"(end), [x02] "r"(x02), [x35] "r"(x35), [x68] "r"(x68), [x14] "r"(x14), [x7] "r"(x7)
       : "cc", "memory");
 }
 
