@@ -663,7 +663,8 @@ REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_req
             x68 = __sxtb16(k2);
             x14 = reds_m4_pair16((int32_t)reds_m4_sxtb16_ror8(k0), (int32_t)reds_m4_sxtb16_ror8(k1));
             x7 = reds_m4_sxtb16_ror8(k2);
-          } else { /* a border pixel (or a row's last 3 bytes): taps outside hold the input zero point */
+          } else { /* a border pixel, or one whose kernel rows end on the image row's last byte: taps outside
+                    * hold the input zero point */
             int8_t f[9];
             for (int32_t fy = 0; fy < 3; ++fy)
               for (int32_t fx = 0; fx < 3; ++fx) {
