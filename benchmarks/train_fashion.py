@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
 
 from reds_tflm.errors import RedsError  # noqa: E402
-from reds_tflm.tflite_io import write_bytes_atomic  # noqa: E402
+from reds_tflm.tflite_io import replace_marked_section, write_bytes_atomic  # noqa: E402
 from reds_tflm.keras import example  # noqa: E402
 from reds_tflm.keras.train import TrainConfig  # noqa: E402
 
@@ -217,15 +217,8 @@ def readme_section(res_dir: Path) -> str:
 
 def update_readme(res_dir: Path) -> None:
     """Replace (or append) the generated training section; the rest of the README belongs to others."""
-    readme = res_dir.parent / "README.md"
-    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    section = readme_section(res_dir)
-    if README_BEGIN in text and README_END in text:
-        head, rest = text.split(README_BEGIN, 1)
-        text = head + section + rest.split(README_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    write_bytes_atomic(readme, text.encode())
+    replace_marked_section(res_dir.parent / "README.md", README_BEGIN, README_END, readme_section(res_dir),
+                           "# Benchmarks\n")
 
 
 def _distillation(args: argparse.Namespace) -> str:

@@ -32,6 +32,7 @@ import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
+from reds_tflm.tflite_io import replace_marked_section  # noqa: E402
 from reds_tflm.widths import (WidthProblem, budgets_from_fractions, full_macs, select_nested,  # noqa: E402
                               solve)
 
@@ -195,16 +196,7 @@ def readme_section(doc: dict) -> str:
 
 
 def update_readme(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if README_BEGIN in text and README_END in text:
-        head, rest = text.split(README_BEGIN, 1)
-        tail = rest.split(README_END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    replace_marked_section(path, README_BEGIN, README_END, section, "# Benchmarks\n")
 
 
 def main(argv: list[str] | None = None) -> int:

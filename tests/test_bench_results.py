@@ -80,3 +80,14 @@ def test_atomic_write_leaves_only_the_file(bench, tmp_path) -> None:
     target = tmp_path / "r.json"
     bench.write_bytes_atomic(target, b"{}")  # the package's writer, which the benchmark's results go through
     assert target.read_text() == "{}" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_readme_sections_replace_only_their_own(tmp_path) -> None:
+    from reds_tflm.tflite_io import replace_marked_section
+    readme = tmp_path / "README.md"
+    replace_marked_section(readme, "<!-- a -->", "<!-- /a -->", "<!-- a -->\nA1\n<!-- /a -->", "# B\n")
+    replace_marked_section(readme, "<!-- b -->", "<!-- /b -->", "<!-- b -->\nB1\n<!-- /b -->")
+    assert readme.read_text() == "# B\n\n<!-- a -->\nA1\n<!-- /a -->\n\n<!-- b -->\nB1\n<!-- /b -->\n"
+    replace_marked_section(readme, "<!-- a -->", "<!-- /a -->", "<!-- a -->\nA2\nmore\n<!-- /a -->")
+    assert readme.read_text() == "# B\n\n<!-- a -->\nA2\nmore\n<!-- /a -->\n\n<!-- b -->\nB1\n<!-- /b -->\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]

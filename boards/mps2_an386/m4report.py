@@ -144,14 +144,8 @@ def excess_by_op(r: dict) -> list[str]:
 def update_readme(r: dict, path: Path) -> None:
     section = f"{BEGIN}\n## Cortex-M4 (QEMU mps2-an386): instructions per budget\n\n{table(r)}\n\n" \
               f"![instructions per budget](results/m4.png)\n{END}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    from reds_tflm.tflite_io import write_bytes_atomic
-    write_bytes_atomic(path, text.encode())
+    from reds_tflm.tflite_io import replace_marked_section
+    replace_marked_section(path, BEGIN, END, section, "# Benchmarks\n")
 
 
 def plot(r: dict, path: Path) -> None:

@@ -117,6 +117,21 @@ def _aligned(b: schema.BufferT) -> schema.BufferT:
     return a
 
 
+def replace_marked_section(path: str | os.PathLike, begin: str, end: str, section: str,
+                           new_file: str = "") -> None:
+    """Replace the text from the marker `begin` through `end` in the text file at `path` with `section` (which
+    carries both markers), or append it when the markers are absent; written atomically. The benchmarks' READMEs
+    hold several generated sections this way, each owned by one script."""
+    p = Path(path)
+    text = p.read_text() if p.exists() else new_file
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    write_bytes_atomic(p, text.encode())
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file in the destination's directory, then rename over the destination."""
     p = Path(path)
