@@ -104,3 +104,21 @@ def test_core_unit_tests_on_target(build_root, arch):
         m = re.search(r"(\d+) passed, (\d+) failed", r.output)
         if m:
             assert int(m.group(2)) == 0 and int(m.group(1)) > 0, f"{name}:\n{r.output}"
+
+
+def test_profiler_accounts_for_the_measured_instructions(tmp_path, monkeypatch) -> None:
+    """benchmarks/m4_profile.py: the traced instructions of every op agree with the firmware's exact count and land
+    in the op's kernel."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("m4_profile", ROOT / "benchmarks" / "m4_profile.py")
+    prof = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "m4_profile", prof)
+    spec.loader.exec_module(prof)
+    ops, counts, _ = prof.profile("fc2", 3, tmp_path)
+    assert len(ops) == len(counts) == 2
+    for op in ops:
+        assert prof.agrees(op.total, counts[op.index]), (op.index, op.total, counts[op.index])
+        name, n = op.by_function.most_common(1)[0]
+        assert name == "reds_fc_s8" and n > 0.9 * op.total
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        prof.build_case_header("nope", 0.0, 1, tmp_path / "x.h")
