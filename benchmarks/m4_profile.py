@@ -29,6 +29,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "python"), str(ROOT / "boards" / "mps2_an386")]
@@ -74,10 +75,11 @@ class Symbols:
         raise RuntimeError(f"symbol {name} not found in the firmware")
 
 
-def parse_trace(lines, syms: Symbols) -> list[OpProfile]:
+def parse_trace(lines: Iterable[str], syms: Symbols) -> list[OpProfile]:
     """One OpProfile per measured call: the PCs from MEASURED's entry until control is back in HARNESS."""
     entry = syms.address(MEASURED)
-    harness = next((s, s + size) for s, size, n in syms.rows if n == HARNESS)
+    start = syms.address(HARNESS)
+    harness = (start, start + next(size for s, size, _ in syms.rows if s == start))
     ops: list[OpProfile] = []
     cur: collections.Counter | None = None
     for line in lines:
