@@ -21,6 +21,10 @@ files). The proportional-cost target is checked for every variant.
 
 Writes benchmarks/results/m4.json, benchmarks/results/m4.png and the table between the M4 markers of
 benchmarks/README.md.   Usage: python benchmarks/m4.py [--out DIR] [--seed N] [--no-readme] [--no-profiles]
+
+The trained models of TRAINED (benchmarks/models/, REDS model files with their trained widths) are measured as they
+are ("trained" key). `--model-file PATH` measures only that REDS model file (any converted model: its own budgets
+and widths), prints its table and writes m4_<file stem>.json into --out (nothing else).
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ VARIANTS = {"default": (0.0, 0.0, None, 1), "min_fraction_0.25": (0.25, 0.0, Non
             "min_fraction_0.25_cost_profile": (0.25, 0.0, "fitted", 1),
             "min_fraction_0.25_multiple4": (0.25, 0.0, None, 4)}
 PROFILE_DIR = ROOT / "python" / "reds_tflm" / "profiles"
+# REDS models trained on real data, measured as they are (their own widths): DS-CNN S on Fashion-MNIST, the model
+# of benchmarks/train_fashion.py --seed 3 (the recipe's defaults; int8 91.50 / 91.55 / 90.85 / 89.37 %).
+TRAINED = {"ds_cnn_s_fashion": ROOT / "benchmarks" / "models" / "ds_cnn_s_fashion.reds.tflite"}
 
 
 def keras_models(seed: int = SEED) -> dict:
@@ -195,31 +202,39 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
     """Convert one int8 model at BUDGETS with `min_fraction` (and `output_cost` or a cost profile, and widths in
     steps of `width_multiple`) and count the instructions of its REDS ops."""
     from reds_tflm.convert import convert_model
-    from reds_tflm.materialize import materialize
     conv = convert_model(model, budgets=BUDGETS, min_fraction=min_fraction, name=name, output_cost=output_cost,
                          cost_profile=profile, width_multiple=width_multiple)
-    reds_bytes = tio.serialize_model(conv.model)
-    cases = reds_cases(conv.model, np.random.default_rng(seed))  # same input data for every variant
+    entry = measure_reds(conv.model, conv.graph, name, build, result, seed)
+    if profile is not None:  # what the search budgeted: predicted instructions over the full network's
+        entry["predicted_time"] = [round(profile.instructions(conv.graph, w) / profile.instructions(conv.graph), 4)
+                                   for w in conv.widths]
+    return entry
+
+
+def measure_reds(model, graph, name: str, build: Path, result: dict, seed: int) -> dict:
+    """Count the instructions of every REDS op of a converted model (`graph`: its width graph) at each of its
+    budgets, on both paths; code bytes and reds_set_budget's count go into `result`."""
+    from reds_tflm.materialize import materialize
+    reds_bytes = tio.serialize_model(model)
+    cases = reds_cases(model, np.random.default_rng(seed))  # same input data for every variant
     header = m4gen.write_cases_header(cases, build / f"{name}.h")
-    meta_macs = [int(b["macs"]) for b in json.loads(tio.get_metadata(conv.model, "reds"))["budgets"]]
+    meta_macs = [int(b["macs"]) for b in json.loads(tio.get_metadata(model, "reds"))["budgets"]]
+    n_budgets = len(meta_macs)
     widths = {c.name: decode(c.op, c.options) for c in cases}
-    kinds = op_kinds(conv, cases)
-    entry = {"macs": [int(sum(c.macs[k] for c in cases)) for k in range(len(BUDGETS))],
+    kinds = op_kinds(model, graph, cases)
+    entry = {"macs": [int(sum(c.macs[k] for c in cases)) for k in range(n_budgets)],
              "metadata_macs": meta_macs,
              # MACs of FC/Conv/DW ops the converter left builtin (no narrowable channel) are not in the C core.
              "reds_share_of_model_macs": [round(a / b, 4) for a, b in zip(
-                 [sum(c.macs[k] for c in cases) for k in range(len(BUDGETS))], meta_macs)],
+                 [sum(c.macs[k] for c in cases) for k in range(n_budgets)], meta_macs)],
              "model_flash_bytes": len(reds_bytes),
-             "arena_bytes": arena_bytes(tio.serialize_model(materialize(conv.model, 0, name))),
+             "arena_bytes": arena_bytes(tio.serialize_model(materialize(model, 0, name))),
              "instructions": {},
              "conv_scratch_bytes": max([conv_scratch(c, widths[c.name]) for c in cases] + [0]),
              "ops": [{"name": c.name, "op": c.op, "kind": kinds[c.name], "macs": c.macs,
                       "out_widths": list(widths[c.name].out_widths), "in_widths": list(widths[c.name].in_widths),
                       "pixels": int(c.out_hwc[0] * c.out_hwc[1]),
                       "instructions": {}} for c in cases]}
-    if profile is not None:  # what the search budgeted: predicted instructions over the full network's
-        entry["predicted_time"] = [round(profile.instructions(conv.graph, w) / profile.instructions(conv.graph), 4)
-                                   for w in conv.widths]
     for arch in PATHS:
         res, code = run_bench(header, build / name, arch)
         result["set_budget_instructions"][arch] = res["set_budget"]
@@ -227,20 +242,19 @@ def measure_model(model, name: str, min_fraction: float, build: Path, result: di
         m4run.build("bench", build / name / f"{arch}-Os", arch=arch, opt="-Os", BENCH_MODEL=str(header))
         result["code_flash_bytes"][arch]["-Os"] = core_code_bytes(build / name / f"{arch}-Os" / "bench.map")
         for i, op in enumerate(entry["ops"]):
-            op["instructions"][arch] = [res["ops"][i][k] for k in range(len(BUDGETS))]
+            op["instructions"][arch] = [res["ops"][i][k] for k in range(n_budgets)]
         entry["instructions"][arch] = [sum(op["instructions"][arch][k] for op in entry["ops"])
-                                       for k in range(len(BUDGETS))]
+                                       for k in range(n_budgets)]
     return entry
 
 
-def op_kinds(conv, cases: list) -> dict[str, str]:
+def op_kinds(model, graph, cases: list) -> dict[str, str]:
     """The cost profile's layer kind of every REDS op, from the width graph (cost_profile.layer_kind: the one
     mapping the width search prices with), by operator index."""
     from reds_tflm.cost_profile import layer_kind
-    g = conv.graph
-    by_index = {l.ref: layer_kind(l, g.sizes[l.in_group]) for l in g.layers}
+    by_index = {l.ref: layer_kind(l, graph.sizes[l.in_group]) for l in graph.layers}
     out = {}
-    for idx, c in zip(reds_op_indices(conv.model), cases):
+    for idx, c in zip(reds_op_indices(model), cases):
         if idx not in by_index:
             raise RedsError(f"{c.name}: operator {idx} is not a layer of the width graph")
         out[c.name] = by_index[idx]
@@ -345,7 +359,19 @@ def measure(build: Path, seed: int = SEED, write_profile_files: bool = True) -> 
                                              profiles["dsp"] if prof is not None else None, multiple)
             except BudgetError as exc:  # e.g. the fixed per-output cost of a tiny model exceeds 25 % of its cost
                 result["variants"][variant].setdefault("infeasible", {})[name] = str(exc)
+    result["trained"] = {"models": {name: measure_file(path, name, build / "trained", result, seed)
+                                    for name, path in TRAINED.items()}}
     return result
+
+
+def measure_file(path: Path, name: str, build: Path, result: dict, seed: int = SEED) -> dict:
+    """The REDS ops of a model file (already converted: its own budgets and widths)."""
+    from reds_tflm.materialize import reds_info
+    model = tio.load_model(path)
+    meta, graph = reds_info(model, str(path))
+    entry = measure_reds(model, graph, name, build, result, seed)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return {"source": str(shown), "budgets": [float(b["fraction"]) for b in meta["budgets"]], **entry}
 
 
 def proportional(models: dict) -> dict:
@@ -365,7 +391,7 @@ def checks(result: dict) -> dict:
     """The targets: set_budget <= 50 instructions; the proportional bound for each width variant."""
     out = {"set_budget_le_50": {p: result["set_budget_instructions"][p] <= 50 for p in PATHS},
            "proportional": proportional(result["models"])}
-    for v in result.get("variants", {}).values():
+    for v in list(result.get("variants", {}).values()) + ([result["trained"]] if "trained" in result else []):
         v["checks"] = {"proportional": proportional(v["models"])}
     return out
 
@@ -375,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--seed", type=int, default=SEED, help="Keras initialisers and op inputs")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite the README section")
+    ap.add_argument("--model-file", type=Path, default=None,
+                    help="measure only this REDS model file (.tflite) and write m4_<stem>.json into --out")
     ap.add_argument("--no-profiles", action="store_true",
                     help="do not rewrite the bundled cost profiles (python/reds_tflm/profiles/)")
     args = ap.parse_args(argv)
@@ -382,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.model_file is not None:
+        return measure_one_file(args.model_file, args.out, args.seed)
     with tempfile.TemporaryDirectory(prefix="reds-m4-") as tmp:
         result = measure(Path(tmp), args.seed, not args.no_profiles)
     result["checks"] = checks(result)
@@ -393,6 +423,26 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_readme:
         m4report.update_readme(result, ROOT / "benchmarks" / "README.md")
     print(m4report.table(result))
+    return 0
+
+
+def measure_one_file(path: Path, out: Path, seed: int) -> int:
+    """--model-file: one REDS model file's counts per op and budget, as a table and m4_<stem>.json."""
+    import m4report
+    from reds_tflm.tflite_io import write_bytes_atomic
+    result: dict = {"target": "QEMU mps2-an386 Cortex-M4F, -icount shift=0, arm-none-eabi-gcc -O2", "seed": seed,
+                    "set_budget_instructions": {}, "code_flash_bytes": {}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="reds-m4-") as tmp:
+            entry = measure_file(path.resolve(), path.stem, Path(tmp), result, seed)
+    except (RedsError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result["trained"] = {"models": {path.stem: entry}}
+    result["trained"]["checks"] = {"proportional": proportional(result["trained"]["models"])}
+    out.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out / f"m4_{path.stem}.json", (json.dumps(result, indent=1) + "\n").encode())
+    print(m4report.file_table(result, path.stem))
     return 0
 
 

@@ -4,7 +4,8 @@
     python benchmarks/m4_profile.py MODEL BUDGET [--op K] [--func NAME] [--arch dsp|portable] [--opt -O2|-Os]
                                     [--min-fraction F] [--width-multiple M]
 
-MODEL is one of benchmarks/m4.py's models (fc2, ds_cnn, cnn_flatten), converted the way that benchmark converts it;
+MODEL is one of benchmarks/m4.py's models (fc2, ds_cnn, cnn_flatten), converted the way that benchmark converts it,
+or the path of a REDS model file (.tflite, already converted: its own budgets and widths, e.g. a trained model);
 BUDGET the budget index (0 = full network). The benchmark firmware is built for that one budget and run in QEMU
 with -singlestep and an execution trace (-d exec,nochain: one line per executed instruction); every instruction
 executed inside an op's evaluation (from the measured call's first instruction to its return, the span the exact
@@ -116,16 +117,23 @@ def disassembly(elf: Path) -> dict[int, str]:
 
 
 def build_case_header(model: str, min_fraction: float, width_multiple: int, path: Path) -> int:
-    """Convert the benchmark's model as benchmarks/m4.py does and write its cases header; returns the budgets."""
+    """Convert the benchmark's model as benchmarks/m4.py does (or read a REDS model file) and write its cases
+    header; returns the number of budgets."""
     import numpy as np
 
     import m4
     import m4gen
     from reds_tflm import tflite_io as tio
     from reds_tflm.convert import convert_model
+    if model.endswith(".tflite"):
+        from reds_tflm.materialize import reds_info
+        reds = tio.load_model(Path(model))
+        meta, _ = reds_info(reds, model)
+        m4gen.write_cases_header(m4.reds_cases(reds, np.random.default_rng(m4.SEED)), path)
+        return len(meta["budgets"])
     models = m4.keras_models(m4.SEED)
     if model not in models:
-        raise ValueError(f"unknown model {model!r}: choose from {', '.join(models)}")
+        raise ValueError(f"unknown model {model!r}: choose from {', '.join(models)}, or give a .tflite path")
     plain = tio.parse_model(m4.int8_tflite(models[model]), model)
     conv = convert_model(plain, budgets=m4.BUDGETS, min_fraction=min_fraction, name=model,
                          width_multiple=width_multiple)
@@ -159,7 +167,7 @@ def profile(model: str, budget: int, work: Path, arch: str = "dsp", opt: str = "
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="fc2, ds_cnn or cnn_flatten (benchmarks/m4.py)")
+    p.add_argument("model", help="fc2, ds_cnn or cnn_flatten (benchmarks/m4.py), or a REDS model file (.tflite)")
     p.add_argument("budget", type=int, help="budget index, 0 = full network")
     p.add_argument("--op", type=int, default=None, help="only this op (index among the REDS ops)")
     p.add_argument("--func", default=None, help="list this function's instructions with their counts")

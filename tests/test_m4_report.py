@@ -30,8 +30,11 @@ def test_excess_by_op_adds_up_to_the_checked_excess() -> None:
         assert abs(own + mix - share) <= 0.11, line  # each printed to 0.1
         sums[(model, budget)] = sums.get((model, budget), 0.0) + share
     assert sums, "no rows"
+    trained = r.get("trained", {})
     for (model, k), total in sums.items():
-        checked = r["checks"]["proportional"][f"{model}/dsp"]["excess_over_proportional_pct"][k]
-        n_ops = len(r["models"][model]["ops"])
+        checks, models = (r["checks"], r["models"]) if model in r["models"] else (trained["checks"], trained["models"])
+        checked = checks["proportional"][f"{model}/dsp"]["excess_over_proportional_pct"][k]
+        n_ops = len(models[model]["ops"])
         assert abs(total - checked) <= 0.05 * n_ops + 0.01, (model, k, total, checked)
     assert re.search(r"\| ds_cnn \| 1 \(", "\n".join(rows))
+    assert not trained or re.search(r"\| ds_cnn_s_fashion \| 3 \(", "\n".join(rows))  # the trained model too

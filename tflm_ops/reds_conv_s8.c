@@ -688,6 +688,108 @@ REDS_NOINLINE static void conv_c1_3x3_s8(const reds_conv_dims *d, const reds_req
     for (int32_t p = 0, np = d->batches * d->out_h * d->out_w; p < np; ++p)
       reds_fill_s8(output + (size_t)p * out_c + out_width, zero, out_c - out_width);
 }
+
+/* First layers on one input channel with kernel rows 4 taps wide (keyword spotting's 10x4 DS-CNN conv), dilation
+ * 1, up to REDS_C1K4_MAX_H rows, no clamp narrower than int8 (a ReLU whose output zero point is -128 qualifies).
+ * A kernel row's taps are one word load, SXTB16 and SXTB16 ROR 8 make them the pairs (t0, t2), (t1, t3); pixels go
+ * in pairs so that each weight pair loaded serves two SMLADs (reds_c1_kx4_pair_m4), against the patch walk's
+ * per-use widening of the weights and its 2x2 blocks' set-up (2.4 instructions per MAC at 10x4). As in
+ * conv_c1_3x3_s8 the table's bias holds input offset times the weight sum and the taps go in raw (outside the
+ * image: the input zero point, adding 0). The table, REDS_C1K4_TABLE_WORDS words on the stack, takes as many
+ * channels per pass as fit; it carries its own requantisation terms (right shifts 1..31, zero point added after
+ * the shift: see the loop), so a layer with a dead channel (a tiny multiplier) runs here too. Returns 0 (nothing
+ * written) when a channel's requantisation does not fit that form (a multiplier of 1/2 or more). */
+#define REDS_C1K4_MAX_H 16
+#define REDS_C1K4_TABLE_WORDS 400
+
+/* One pixel's taps into its half (0: words 4r, 4r + 1; 2: words 4r + 2, 4r + 3) of the pair patch. Kernel rows
+ * above or below the image are the zero point's pair (SAME padding of a 10-row kernel: up to four per pixel); a
+ * row inside is one word load unless the pixel's columns cross the left or right edge. */
+static inline void c1_kx4_taps(const reds_conv_dims *d, const int8_t *img, int32_t oy, int32_t ox, int8_t in_zp,
+                               uint32_t *patch) {
+  const int32_t in_w = d->in_w, kh = d->filter_h;
+  const int32_t iy0 = oy * d->stride_h - d->pad_h, ix0 = ox * d->stride_w - d->pad_w;
+  const int32_t r0 = iy0 < 0 ? (-iy0 < kh ? -iy0 : kh) : 0;
+  const int32_t r1 = d->in_h - iy0 < kh ? (d->in_h - iy0 > r0 ? d->in_h - iy0 : r0) : kh;
+  const uint32_t zz = reds_m4_pair16(in_zp, in_zp);
+  int32_t r = 0;
+  for (; r < r0; ++r) patch[4 * r] = zz, patch[4 * r + 1] = zz;
+  int32_t at = (iy0 + r) * in_w + ix0; /* an index, not a pointer: left of the image it is below the row's start */
+  if (ix0 >= 0 && ix0 + 4 <= in_w) {
+    for (; r < r1; ++r, at += in_w) {
+      const uint32_t k = reds_m4_load4(img + at);
+      patch[4 * r] = __sxtb16(k);
+      patch[4 * r + 1] = reds_m4_sxtb16_ror8(k);
+    }
+  } else {
+    for (; r < r1; ++r, at += in_w) {
+      int8_t f[4];
+      uint32_t k;
+      for (int32_t c = 0; c < 4; ++c) f[c] = ix0 + c >= 0 && ix0 + c < in_w ? img[at + c] : in_zp;
+      memcpy(&k, f, sizeof k);
+      patch[4 * r] = __sxtb16(k);
+      patch[4 * r + 1] = reds_m4_sxtb16_ror8(k);
+    }
+  }
+  for (; r < kh; ++r) patch[4 * r] = zz, patch[4 * r + 1] = zz;
+}
+
+REDS_NOINLINE static int conv_c1_kx4_s8(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
+                                        const int8_t *weights, const int32_t *bias, int8_t *output,
+                                        int32_t out_width) {
+  if (rq->act_min != -128 || rq->act_max != 127) return 0;
+  for (int32_t o = 0; o < out_width; ++o)
+    if (rq->multiplier[o] < 0 || (rq->multiplier[o] > 0 && (rq->shift[o] > -1 || rq->shift[o] < -31))) return 0;
+  uint32_t tab[REDS_C1K4_TABLE_WORDS];
+  uint32_t patch[4 * (REDS_C1K4_MAX_H + 1)];
+  const int32_t kh = d->filter_h, rows = kh + (kh & 1); /* an even number of kernel rows for the pair loop */
+  const int32_t row_words = 1 + 2 * rows + 4, per_pass = REDS_C1K4_TABLE_WORDS / row_words;
+  const int32_t off = rq->input_offset, z = rq->output_offset, out_c = d->out_c, out_w = d->out_w;
+  const int32_t pixels = d->batches * d->out_h * out_w, img_size = d->in_h * d->in_w;
+  const int8_t in_zp = (int8_t)(-off);
+  memset(patch + 4 * kh, 0, sizeof(uint32_t) * 4 * (size_t)(rows - kh)); /* the padding row's taps */
+  for (int32_t o0 = 0; o0 < out_width; o0 += per_pass) {
+    const int32_t n = out_width - o0 < per_pass ? out_width - o0 : per_pass;
+    for (int32_t o = 0; o < n; ++o) {
+      const int8_t *w = weights + (size_t)(o0 + o) * kh * 4;
+      uint32_t *t = tab + (size_t)o * row_words;
+      int32_t sum = 0;
+      for (int32_t r = 0; r < rows; ++r) {
+        const int8_t *wr = w + 4 * r;
+        const int real = r < kh;
+        t[1 + 2 * r] = real ? reds_m4_pair16(wr[0], wr[2]) : 0;
+        t[2 + 2 * r] = real ? reds_m4_pair16(wr[1], wr[3]) : 0;
+        if (real) sum += wr[0] + wr[1] + wr[2] + wr[3];
+      }
+      t[0] = (uint32_t)reds_bias_or_zero(bias, o0 + o) + (uint32_t)(off * sum);
+      /* TFLM's double rounding for a right shift e as one 64-bit sum (reds_ops_internal.h), z added after it;
+       * a zero multiplier (TFLM flushes tiny ones) with e = 1 gives z */
+      const int32_t m = rq->multiplier[o0 + o], e = m > 0 ? -rq->shift[o0 + o] : 1;
+      const int64_t round = ((int64_t)1 << 30) + ((int64_t)1 << (30 + e));
+      memcpy(t + 1 + 2 * rows, &round, sizeof round);
+      t[3 + 2 * rows] = (uint32_t)m;
+      t[4 + 2 * rows] = (uint32_t)(e - 1) | ((uint32_t)z << 8);
+    }
+    int32_t b = 0, oy = 0, ox = 0; /* the next pixel's position */
+    for (int32_t p = 0; p < pixels; p += 2) {
+      c1_kx4_taps(d, input + (size_t)b * img_size, oy, ox, in_zp, patch);
+      if (++ox == out_w && (ox = 0, ++oy == d->out_h)) oy = 0, ++b;
+      int32_t b_off = 0; /* a last odd pixel goes in both halves and is written twice */
+      if (p + 1 < pixels) {
+        c1_kx4_taps(d, input + (size_t)b * img_size, oy, ox, in_zp, patch + 2);
+        if (++ox == out_w && (ox = 0, ++oy == d->out_h)) oy = 0, ++b;
+        b_off = out_c;
+      } else {
+        for (int32_t r = 0; r < kh; ++r) patch[4 * r + 2] = patch[4 * r], patch[4 * r + 3] = patch[4 * r + 1];
+      }
+      reds_c1_kx4_pair_m4(tab, patch, patch + 4 * rows, output + (size_t)p * out_c + o0, b_off, n);
+    }
+  }
+  if (out_width < out_c)
+    for (int32_t p = 0; p < pixels; ++p)
+      reds_fill_s8(output + (size_t)p * out_c + out_width, (int8_t)z, out_c - out_width);
+  return 1;
+}
 #endif
 
 REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s8 *rq, const int8_t *input,
@@ -705,6 +807,11 @@ REDS_ALWAYS_INLINE int conv_s8_run(const reds_conv_dims *d, const reds_requant_s
     conv_c1_3x3_s8(d, rq, input, weights, bias, output, out_width);
     return REDS_OK;
   }
+#if !REDS_SINGLE_ROUNDING
+  if (d->in_c == 1 && d->filter_w == 4 && d->filter_h <= REDS_C1K4_MAX_H && d->dilation_h == 1 &&
+      d->dilation_w == 1 && conv_c1_kx4_s8(d, rq, input, weights, bias, output, out_width))
+    return REDS_OK;
+#endif
 #endif
   const int64_t need = packed_bytes(d, out_width, in_width);
   if (is_full_depth_patch(d, out_width, in_width)) {

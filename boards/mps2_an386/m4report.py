@@ -31,6 +31,12 @@ def variant_sets(r: dict) -> list[tuple[str, float, dict, dict | None]]:
     return out
 
 
+def trained_set(r: dict) -> list[tuple[str, float, dict, dict | None]]:
+    """The trained models (their own widths), in variant_sets' form; empty for results without them."""
+    t = r.get("trained")
+    return [("trained", 0.0, t["models"], (t.get("checks") or {}).get("proportional"))] if t else []
+
+
 def table(r: dict) -> str:
     sb = r["set_budget_instructions"]
     code = r["code_flash_bytes"]
@@ -63,9 +69,11 @@ def table(r: dict) -> str:
         for vname, _, models, _ in sets:
             if name in models:
                 lines += model_rows(r, {name: models[name]}, vname)
+    for vname, _, models, _ in trained_set(r):
+        lines += model_rows(r, models, vname)
     lines += ["", "Per op at full width (budget 0, default widths; with min_fraction the converter may turn a few more "
               "layers into REDS ops, e.g. cnn_flatten's Dense(64), so the variants' full-width sums can differ):", "", "| model | op | MACs | portable instr/MAC | DSP instr/MAC |", "|---|---|---|---|---|"]
-    for name, m in r["models"].items():
+    for name, m in list(r["models"].items()) + [(n, m) for _, _, ms, _ in trained_set(r) for n, m in ms.items()]:
         for op in m["ops"]:
             macs = op["macs"][0]
             lines.append(f"| {name} | {op['name']} | {macs} | {op['instructions']['portable'][0] / macs:.2f} | "
@@ -107,11 +115,36 @@ def table(r: dict) -> str:
                   + ", ".join(f"{p} {'met' if ok else 'MISSED'}" for p, ok in chk["set_budget_le_50"].items())
                   + ". Cost at budget b <= MACs(b)/MACs(0) x cost(0) + 5 % of cost(0) (excess over proportional, "
                   "% of full cost, per budget):", ""]
-        for vname, frac, _, prop in sets:
+        for vname, frac, _, prop in sets + trained_set(r):
             for key, v in (prop or {}).items():
                 lines.append(f"- {key} ({vname}): {'met' if v['ok'] else 'MISSED'} "
                              f"({', '.join(map(str, v['excess_over_proportional_pct']))})")
         lines += excess_by_op(r)
+    return "\n".join(lines)
+
+
+def file_table(r: dict, name: str) -> str:
+    """benchmarks/m4.py --model-file: one model's whole-model rows, its ops per budget and its proportional check."""
+    m = r["trained"]["models"][name]
+    budgets = m["budgets"]
+    lines = [f"{m['source']}: {r['target']}; `reds_set_budget()` {r['set_budget_instructions']['dsp']} "
+             "instructions (DSP)", "",
+             "| budget | MACs | MAC frac | DSP time | portable instr | DSP instr | DSP instr/MAC | ms at 64 MHz (DSP, "
+             "1 instr/cycle) |", "|---|---|---|---|---|---|---|---|"]
+    d0 = m["instructions"]["dsp"][0]
+    for k, macs in enumerate(m["macs"]):
+        p, d = m["instructions"]["portable"][k], m["instructions"]["dsp"][k]
+        lines.append(f"| {k} ({budgets[k]:.2f}) | {macs} | {macs / m['macs'][0]:.2f} | {d / d0:.2f} | {p} | {d} | "
+                     f"{d / macs:.2f} | {d / 64e3:.1f} |")
+    lines += ["", "| op | out←in per budget | DSP instructions per budget | DSP instr/MAC at full width |",
+              "|---|---|---|---|"]
+    for op in m["ops"]:
+        widths = ", ".join(f"{o}←{i}" for o, i in zip(op["out_widths"], op["in_widths"]))
+        lines.append(f"| {op['name']} | {widths} | {' / '.join(map(str, op['instructions']['dsp']))} | "
+                     f"{op['instructions']['dsp'][0] / op['macs'][0]:.2f} |")
+    v = r["trained"]["checks"]["proportional"][f"{name}/dsp"]
+    lines += ["", f"Cost at budget b <= MACs(b)/MACs(0) x cost(0) + 5 %: {'met' if v['ok'] else 'MISSED'} (DSP excess "
+              f"{', '.join(map(str, v['excess_over_proportional_pct']))} % of the full cost)"]
     return "\n".join(lines)
 
 
@@ -122,13 +155,13 @@ def excess_by_op(r: dict) -> list[str]:
     fraction (what the op costs beyond its own MACs' share), and `mix` = (g_i(b) - f(b)) * cost_i(0) (the width
     search cut this op less than the model on average: positive, more: negative; zero if every op cost the same per
     MAC)."""
-    lines = ["", "Excess by op (DSP, default widths, % of the full model's count; share = own + mix adds up to the "
+    lines = ["", "Excess by op (DSP, default widths and the trained models, % of the full model's count; share = own + mix adds up to the "
              "excess over ops; own: the op's count beyond its own MAC fraction g of its full-width count; mix: "
              "(g - f) times its full-width count, f the model's MAC fraction, i.e. the search cut this op less (+) "
              "or more (-) than the model; out←in: active widths):", "",
              "| model | budget (f) | op | out←in | g | own % | mix % | share % |",
              "|---|---|---|---|---|---|---|---|"]
-    for name, m in r["models"].items():
+    for name, m in list(r["models"].items()) + [(n, m) for _, _, ms, _ in trained_set(r) for n, m in ms.items()]:
         total0 = m["instructions"]["dsp"][0]
         for k in range(1, len(m["macs"])):
             f = m["macs"][k] / m["macs"][0]
@@ -152,20 +185,22 @@ def plot(r: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = list(r["models"])
-    sets = variant_sets(r)
+    sets = variant_sets(r) + trained_set(r)
+    names = list(r["models"]) + [n for _, _, ms, _ in trained_set(r) for n in ms]
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4))
     for ax, name in zip(axes, names):
-        for vi, (vname, _, models, _) in enumerate(sets):
+        first = True  # the first width set a model appears in: solid lines and the proportional reference
+        for vname, _, models, _ in sets:
             if name not in models:
                 continue
             m = models[name]
             frac = [x / m["macs"][0] for x in m["macs"]]
             for p, style in zip(PATHS, ("o", "s")):
                 c = m["instructions"][p]
-                ax.plot(frac, [v / 1e6 for v in c], style + ("-" if vi == 0 else "--"), label=f"{p}, {vname}")
-                if vi == 0:
+                ax.plot(frac, [v / 1e6 for v in c], style + ("-" if first else "--"), label=f"{p}, {vname}")
+                if first:
                     ax.plot([0, 1], [0, c[0] / 1e6], ":", color=ax.lines[-1].get_color(), linewidth=1)
+            first = False
         ax.set_title(f"{name} (REDS ops)")
         ax.set_xlabel("MACs(b) / MACs(full)")
         ax.set_ylabel("million instructions")

@@ -11,6 +11,15 @@ from oneop import random_layer, reference_outputs
 from reds_tflm.options import REDS_CONV, REDS_DWCONV, REDS_FC
 
 
+def dead_channel(layer, channel: int = 1):
+    """Channel `channel` with a weight scale so small that its requantisation shifts right by more than 22 (a
+    filter that training drove to zero), and an output zero point of -128 so that a ReLU clamps nothing."""
+    layer.w_scales = layer.w_scales.copy()
+    layer.w_scales[channel] = np.float32(layer.w_scales[channel] * 1e-5)
+    layer.out_zp = -128
+    return layer
+
+
 def layers(seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     L = random_layer
@@ -35,6 +44,13 @@ def layers(seed: int = 0) -> list:
         # past its end) and takes the gathered path; the others the word loads
         L(REDS_CONV, "conv_first_c1_valid", rng, in_c=1, out_c=6, out_widths=[6, 2, 1], in_widths=[1, 1, 1],
           hw=(6, 9), kernel=(3, 3), padding=1),
+        # kernel rows 4 taps wide (KWS's 10x4 first conv): SAME borders on every side, stride 2, two table passes,
+        # ReLU on an output zero point of -128 (no clamp narrower than int8), and a dead channel (see below)
+        dead_channel(L(REDS_CONV, "conv_first_c1_10x4", rng, in_c=1, out_c=21, out_widths=[21, 17, 2],
+                       in_widths=[1, 1, 1], hw=(13, 9), kernel=(10, 4), stride=(2, 2), activation=1)),
+        # an odd number of kernel rows (a padding row) and of pixels (the last one alone), VALID
+        L(REDS_CONV, "conv_first_c1_3x4_valid", rng, in_c=1, out_c=7, out_widths=[7, 3, 1], in_widths=[1, 1, 1],
+          hw=(7, 8), kernel=(3, 4), padding=1),
         L(REDS_DWCONV, "dw3x3_same", rng, in_c=12, out_c=12, out_widths=[12, 7, 2], in_widths=[12, 7, 2],
           hw=(5, 6), kernel=(3, 3), activation=1),
         L(REDS_DWCONV, "dw_s2_c37", rng, in_c=37, out_c=37, out_widths=[37, 33, 5], in_widths=[37, 33, 5],
