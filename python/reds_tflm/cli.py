@@ -1,13 +1,15 @@
 """Command line: `python -m reds_tflm convert|inspect|materialize|run|eval|export-c|train|demo`.
 
-Every RedsError (and a missing or unreadable file) becomes one line on stderr and exit status 2; nothing else
-here catches exceptions, so a bug still shows its traceback.
+Every RedsError (and a missing or unreadable file) becomes one line on stderr and exit status 2. Any other
+exception is a corrupt input the readers did not foresee, or a bug: one line naming the command's input files and
+the exception, exit status 3; REDS_TFLM_DEBUG=1 re-raises it with its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -19,27 +21,49 @@ from .errors import RedsError
 def _out_path(src: Path, out: str | None, suffix: str) -> Path:
     dst = Path(out) if out else src.with_name(src.name[: -len(".tflite")] + suffix if src.name.endswith(".tflite")
                                              else src.name + suffix)
-    if dst.resolve() == src.resolve():
-        raise RedsError(f"{dst}: output would overwrite the input; choose another -o")
+    _not_an_input(dst, src)
     return dst
+
+
+def _not_an_input(dst: Path, *inputs: str | Path) -> None:
+    """An output may never replace an input (also through a symlink or another spelling of the path)."""
+    for src in inputs:
+        s = Path(src)
+        if dst.resolve() == s.resolve() or (dst.exists() and s.exists() and os.path.samefile(dst, s)):
+            raise RedsError(f"{dst}: output would overwrite the input {s}; choose another output path")
 
 
 def cmd_convert(a: argparse.Namespace) -> int:
     from .convert import convert_model, load_widths_file, parse_budgets
+    from .errors import BudgetError
     from .graph_tflite import graph_from_tflite
     src = Path(a.model)
+    dst = _out_path(src, a.output, ".reds.tflite")  # checked before the search runs
+    if a.budgets is not None and a.macs is not None:
+        raise BudgetError("--budgets and --macs exclude each other: give fractions or absolute MACs")
+    searched = {"--macs": a.macs is not None, "--min-fraction": a.min_fraction != 0.0,
+                "--min-width": a.min_width != 1, "--output-cost": a.output_cost != 0.0,
+                "--cost-profile": a.cost_profile is not None, "--width-multiple": a.width_multiple != 1}
+    if a.widths and any(searched.values()):
+        raise RedsError(f"--widths {a.widths} gives the widths; {', '.join(k for k, v in searched.items() if v)} "
+                        "only steer a width search and would be ignored")
     model = tio.load_model(src)
-    budgets = parse_budgets(a.budgets) if a.budgets else None
-    macs = parse_budgets(a.macs) if a.macs else None
+    budgets = parse_budgets(a.budgets) if a.budgets is not None else None  # '' is an error there, not the default
+    macs = parse_budgets(a.macs) if a.macs is not None else None
     widths = None
     if a.widths:
         fractions, widths = load_widths_file(a.widths, graph_from_tflite(model, str(src)))
         budgets = budgets or fractions
-    res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
-                        min_width=a.min_width, min_fraction=a.min_fraction, mode=a.mode,
-                        method=a.method, name=str(src), output_cost=a.output_cost,
-                        cost_profile=a.cost_profile, width_multiple=a.width_multiple)
-    dst = _out_path(src, a.output, ".reds.tflite")
+    try:
+        res = convert_model(model, budgets=budgets, macs=macs, widths=widths, importance=a.importance,
+                            min_width=a.min_width, min_fraction=a.min_fraction, mode=a.mode,
+                            method=a.method, name=str(src), output_cost=a.output_cost,
+                            cost_profile=a.cost_profile, width_multiple=a.width_multiple)
+    except BudgetError as exc:
+        hint = " (the default budgets 1,0.75,0.5,0.25; choose others with --budgets)" \
+            if budgets is None and macs is None else ""
+        msg = str(exc) if str(src) in str(exc) else f"{src}: {exc}"
+        raise BudgetError(f"{msg}{hint}") from None
     data = tio.save_model(res.model, dst)
     print(f"wrote {dst} ({len(data)} bytes): {len(res.reds_ops)} REDS ops, {len(res.widths)} budgets")
     _print_table(res.table, res.graph.narrowable())
@@ -95,11 +119,15 @@ def cmd_run(a: argparse.Namespace) -> int:
     import numpy as np
     from .hostrun import run_model
     src = Path(a.model)
+    if a.output:
+        _not_an_input(Path(a.output), src, a.input)
     try:
         x = np.load(a.input, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise RedsError(f"{a.input}: cannot read a .npy array ({exc})") from None
-    outs = run_model(tio.load_model(src), [x], a.budget)
+    except (OSError, ValueError, EOFError) as exc:
+        raise RedsError(f"{a.input}: cannot read a .npy array ({type(exc).__name__}: {exc})") from None
+    if not isinstance(x, np.ndarray):  # np.load returns an NpzFile for .npz archives
+        raise RedsError(f"{a.input}: is an .npz archive; --input takes one .npy array")
+    outs = run_model(tio.load_model(src), [x], a.budget, name=str(src))
     if a.output:
         import io
         buf = io.BytesIO()
@@ -123,6 +151,7 @@ def cmd_export_c(a: argparse.Namespace) -> int:
     src = Path(a.model)
     tio.load_model(src)  # validates before anything is written
     dst = _out_path(src, a.output, ".cc")
+    _not_an_input(dst.with_suffix(".h"), src)  # the header is written next to the source
     res = export_c_file(src, dst, name=a.name)
     print(f"wrote {res.source} and {res.header}: {res.length} bytes, {len(res.budgets)} budgets")
     return 0
@@ -214,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RedsError as exc:
         print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # missing, unreadable or unwritable paths, a full disk
         print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `inspect --json | head`: the reader left, nothing to report
@@ -223,3 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reds_tflm {args.cmd}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 (the CLI's edge: no traceback for the user, see the module doc)
+        if os.environ.get("REDS_TFLM_DEBUG"):
+            raise
+        inputs = [str(v) for k, v in sorted(vars(args).items())
+                  if k in ("model", "input", "widths", "data") and isinstance(v, str)]
+        print(f"reds_tflm {args.cmd}: error: unexpected {type(exc).__name__} while processing "
+              f"{', '.join(inputs) or 'the arguments'}: {exc} (a malformed input the checks did not catch, or a "
+              "bug; REDS_TFLM_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3

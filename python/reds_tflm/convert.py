@@ -11,16 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import tflite_io as tio
 from .cost_profile import CostProfile, mac_profile, resolve
-from .errors import BudgetError, UnsupportedModelError, WidthsError
+from .errors import BudgetError, RedsError, UnsupportedModelError, WidthsError
 from .graph import WidthGraph
 from .graph_tflite import graph_from_tflite
 from .importance import tflite_scores
+from .options import MAX_BUDGETS
 from .permute import order_by_score, permute_tflite
-from .rewrite import METADATA_NAME, budget_table, rewrite_ops
+from .rewrite import FRACTION_DECIMALS, METADATA_NAME, METADATA_VERSION, budget_table, rewrite_ops
 from .width_search import width_problem
 from .widths import select_nested
 
@@ -57,10 +59,8 @@ def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Seq
         bs = [float(m) for m in macs]
         what = "MACs budget"
     else:
-        fr = [float(f) for f in (fractions if fractions is not None else DEFAULT_BUDGETS)]
-        for f in fr:
-            if not 0 < f <= 1:
-                raise BudgetError(f"budget fraction {f} outside (0, 1]")
+        # the rule the widths path and every reader of the budget table apply too
+        fr = check_fractions(list(fractions if fractions is not None else DEFAULT_BUDGETS))
         bs = [f * full for f in fr]
         what = "budget fraction"
     if len(bs) > 16:
@@ -71,6 +71,32 @@ def _budget_macs(graph: WidthGraph, fractions: Sequence[float] | None, macs: Seq
         if bs[i] >= bs[i - 1]:
             raise BudgetError(f"budgets must decrease strictly: budget {i} is not below budget {i - 1}")
     return [min(b, full) for b in bs]
+
+
+def check_fractions(fractions: Sequence[Any], where: str = "", error: type[RedsError] = BudgetError) -> list[float]:
+    """Budget fractions as a budget table needs them (rewrite.read_metadata refuses anything else): 1..16 numbers
+    in (0, 1], the first 1 (budget 0 is the full network), strictly decreasing. `where` prefixes the message."""
+    if not 1 <= len(fractions) <= MAX_BUDGETS:
+        raise error(f"{where}{len(fractions)} budgets; 1..{MAX_BUDGETS} are supported")
+    out: list[float] = []
+    for k, f in enumerate(fractions):
+        ok = isinstance(f, (int, float, np.integer, np.floating)) and not isinstance(f, (bool, np.bool_))
+        # judged as the table stores them (rounded), so that what passes here passes read_metadata
+        try:
+            r = round(float(f), FRACTION_DECIMALS) if ok else None
+        except OverflowError:  # an integer beyond any float (JSON allows it)
+            r = float("inf")
+        if r is None or r != r:
+            raise error(f"{where}budget {k} fraction {f!r} is not a number in (0, 1]")
+        if not 0 < r <= 1:
+            raise error(f"{where}budget {k} fraction {f!r} outside (0, 1]")
+        if k == 0 and r != 1.0:
+            raise error(f"{where}budget 0 fraction {f!r}: the first budget must be 1, the full network")
+        if out and r >= round(out[-1], FRACTION_DECIMALS):
+            raise error(f"{where}budgets must decrease strictly: budget {k} fraction {f!r} is not below budget "
+                        f"{k - 1}'s {out[-1]!r}" + (f" to {FRACTION_DECIMALS} decimals" if float(f) < out[-1] else ""))
+        out.append(float(f))
+    return out
 
 
 def load_widths_file(path: str | Path, graph: WidthGraph) -> tuple[list[float] | None, list[list[int]]]:
@@ -90,7 +116,9 @@ def load_widths_file(path: str | Path, graph: WidthGraph) -> tuple[list[float] |
             raise WidthsError(f"{p}: budgets[{k}] needs a list 'widths'")
         widths.append(graph.check_widths(e["widths"], f"{p}: budgets[{k}]"))
         fractions.append(e.get("fraction"))
-    return (None if any(f is None for f in fractions) else [float(f) for f in fractions]), widths
+    if any(f is None for f in fractions):  # fractions are optional: convert then takes the widths' MACs
+        return None, widths
+    return check_fractions(fractions, f"{p}: ", WidthsError), widths
 
 
 def _check_nested(graph: WidthGraph, widths: list[list[int]], where: str) -> None:
@@ -138,18 +166,26 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
                 raise
             raise BudgetError(f"{exc} [cost units: {cost.name}]") from None
         widths = [list(map(int, s.widths)) for s in sols]
+        _check_nested(graph, widths, name)
         full = (cost or mac_profile()).instructions(graph)
-        fractions = [b / full for b in bmacs]
+        fractions = check_fractions([b / full for b in bmacs], f"{name}: ")  # MACs budgets too close to tell apart
     else:
+        if macs is not None:
+            raise BudgetError(f"{name}: absolute MACs budgets and given widths exclude each other: the widths "
+                              "decide the MACs")
         widths = [graph.check_widths(w, f"widths[{k}]") for k, w in enumerate(widths)]
-        fractions = list(budgets) if budgets is not None else [graph.macs(w) / graph.macs() for w in widths]
+        _check_nested(graph, widths, name)
+        if budgets is not None:
+            fractions = check_fractions(list(budgets), f"{name}: ")
+        else:  # equal MACs would give a budget table that is not strictly decreasing: refuse it here
+            fractions = check_fractions([graph.macs(w) / graph.macs() for w in widths],
+                                        f"{name}: the widths' MACs fractions: ", WidthsError)
         if len(fractions) != len(widths):
-            raise WidthsError(f"{len(fractions)} budget fractions for {len(widths)} width sets")
-    _check_nested(graph, widths, name)
+            raise WidthsError(f"{name}: {len(fractions)} budget fractions for {len(widths)} width sets")
     reds_ops = rewrite_ops(model, graph, widths, name)
     table = budget_table(model, graph, widths, fractions)
-    meta = {"version": 1, "groups": [{"id": g.id, "size": g.size, "fixed": g.fixed, "reason": g.reason}
-                                     for g in graph.groups],
+    meta = {"version": METADATA_VERSION,
+            "groups": [{"id": g.id, "size": g.size, "fixed": g.fixed, "reason": g.reason} for g in graph.groups],
             "budgets": table, "ops": reds_ops}
     tio.set_metadata(model, METADATA_NAME, json.dumps(meta, separators=(",", ":")).encode())
     tio.drop_unused_opcodes(model)

@@ -44,8 +44,16 @@ def run_demo(a: argparse.Namespace) -> int:
     from .data.loaders import load_fashion_mnist
     from .hostrun import evaluate
 
+    # checked before anything is written or computed: --limit 0 means the whole test set
+    if a.limit is not None and a.limit < 0:
+        raise RedsError(f"--limit {a.limit}: expected a number of test images >= 1, or 0 for all of them")
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise RedsError(f"--out {out}: is an existing file, expected a directory (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a file where a parent directory should be, or no permission
+        raise RedsError(f"--out {out}: cannot create the directory ({exc.strerror or exc})") from None
     data = demo_model_bytes()
     src = out / "ds_cnn_s_fashion_int8.tflite"
     tio.write_bytes_atomic(src, data)

@@ -23,5 +23,9 @@ class BudgetError(RedsError):
     """A budget index or budget fraction is out of range or inconsistent."""
 
 
+class BudgetTableError(ModelFormatError, BudgetError):
+    """A malformed budget entry of a REDS model's `reds` metadata: a format error of the file and a budget error."""
+
+
 class OptionsError(RedsError):
     """A REDS custom operator carries custom options that do not follow docs/format.md."""

@@ -18,7 +18,6 @@ that tflite_io gave every buffer, so TFLM can use weights in place.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -26,15 +25,30 @@ from pathlib import Path
 
 from . import tflite_io
 from .errors import BudgetError, ModelFormatError, RedsError
-from .options import CUSTOM_CODES, MAX_BUDGETS, decode
+from .rewrite import read_metadata
 
 SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx")
 UINT32_MAX = 0xFFFFFFFF
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_C_KEYWORDS = frozenset(
+# The names must compile as C99..C23 and C++98..C++20 next to <stdint.h>: every keyword of both languages
+# (C11's _X spellings, C++ alternative operator tokens), `main`, and the <stdint.h>/<stddef.h> typedefs and macros.
+_C_KEYWORDS = frozenset((
     "auto break case char const continue default do double else enum extern float for goto if inline int long "
     "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
-    "class namespace new delete template this operator private public protected virtual bool true false".split())
+    "_Alignas _Alignof _Atomic _Bool _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local "
+    "typeof typeof_unqual "
+    "alignas alignof and and_eq asm bitand bitor bool catch char8_t char16_t char32_t class compl concept consteval "
+    "constexpr constinit const_cast co_await co_return co_yield decltype delete dynamic_cast explicit export false "
+    "friend mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public "
+    "reinterpret_cast requires static_assert static_cast template this thread_local throw true try typeid typename "
+    "using virtual wchar_t xor xor_eq "
+    "main size_t ptrdiff_t max_align_t nullptr_t NULL offsetof").split())
+_STDINT_NAMES = re.compile(r"(u?int(_least|_fast)?(8|16|32|64)_t|u?int(ptr|max)_t"
+                           r"|U?INT(_LEAST|_FAST)?(8|16|32|64)_(MIN|MAX)|U?INT(PTR|MAX)_(MIN|MAX)"
+                           r"|U?INT(8|16|32|64|MAX)_C"
+                           r"|SIZE_MAX|PTRDIFF_(MIN|MAX)|SIG_ATOMIC_(MIN|MAX)|WCHAR_(MIN|MAX)|WINT_(MIN|MAX))\Z")
+_RESERVED = re.compile(r"_[A-Z]|.*__")  # reserved to the implementation in C and C++
+_OWN_MACRO_PREFIX = "REDS_MODEL_"  # the alignment macro and include guard of the generated files
 _BYTES_PER_LINE = 16
 
 
@@ -60,6 +74,10 @@ def export_c_file(model_path: str | os.PathLike, out_path: str | os.PathLike, na
         raise ModelFormatError(f"{p}: no such file")
     if p.is_dir():
         raise ModelFormatError(f"{p}: is a directory, expected a .tflite file")
+    out = Path(out_path)
+    for dst in (out, out.with_suffix(".h")):  # the header too: `export-c model.h -o model.cc` must not eat model.h
+        if dst.exists() and dst.resolve() == p.resolve():
+            raise RedsError(f"{dst}: the output would overwrite the input model {p}; choose another -o")
     return export_c(p.read_bytes(), out_path, name=name, source_name=str(p))
 
 
@@ -76,69 +94,44 @@ def export_c(model_bytes: bytes, out_path: str | os.PathLike, name: str = "g_mod
     budgets = read_budget_table(model, source_name)
     header = out.with_suffix(".h")
     guard = re.sub(r"[^A-Z0-9]", "_", f"REDS_MODEL_{header.name.upper()}_")
-    tflite_io.write_bytes_atomic(header, _header_text(name, guard, len(data), budgets, source_name).encode())
-    tflite_io.write_bytes_atomic(out, _source_text(name, header.name, data, budgets, source_name).encode())
+    tflite_io.write_files_atomic({header: _header_text(name, guard, len(data), budgets, source_name).encode(),
+                        out: _source_text(name, header.name, data, budgets, source_name).encode()})
     return ExportResult(out, header, len(data), budgets)
 
 
 def read_budget_table(model, source_name: str = "<bytes>") -> tuple[BudgetRow, ...]:
     """The `reds` metadata's budgets, checked against the REDS ops' options; () for a model without metadata."""
-    raw = tflite_io.get_metadata(model, "reds")
-    n_ops = _reds_op_budget_count(model, source_name)
-    if raw is None:
-        if n_ops is not None:
-            raise ModelFormatError(f"{source_name}: has REDS custom ops but no 'reds' metadata")
+    meta = read_metadata(model, source_name, budgets_only=True)  # the one checker inspect and materialize use
+    if meta is None:
         return ()
-    try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{source_name}: 'reds' metadata is not UTF-8 JSON ({exc})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("budgets"), list):
-        raise ModelFormatError(f"{source_name}: 'reds' metadata has no 'budgets' list")
-    if meta.get("version") != 1:
-        raise ModelFormatError(f"{source_name}: 'reds' metadata version {meta.get('version')!r}, expected 1")
-    entries = meta["budgets"]
-    if not 1 <= len(entries) <= MAX_BUDGETS:
-        raise BudgetError(f"{source_name}: 'reds' metadata lists {len(entries)} budgets, expected 1..{MAX_BUDGETS}")
-    if n_ops is not None and n_ops != len(entries):
-        raise BudgetError(f"{source_name}: 'reds' metadata lists {len(entries)} budgets but the REDS ops carry "
-                          f"{n_ops}")
     rows = []
-    for k, e in enumerate(entries):
-        if not isinstance(e, dict):
-            raise BudgetError(f"{source_name}: 'reds' metadata budget {k} is not an object")
-        frac, macs, params = e.get("fraction"), e.get("macs"), e.get("params")
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0.0 < frac <= 1.0:
-            raise BudgetError(f"{source_name}: budget {k} fraction {frac!r} outside (0, 1]")
-        for key, v in (("macs", macs), ("params", params)):
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= UINT32_MAX:
-                raise BudgetError(f"{source_name}: budget {k} {key} {v!r} is not an integer in 0..{UINT32_MAX}")
-        rows.append(BudgetRow(float(frac), int(macs), int(params)))
+    for k, e in enumerate(meta["budgets"]):
+        for key in ("macs", "params"):
+            if e[key] > UINT32_MAX:  # the C table holds uint32_t
+                raise BudgetError(f"{source_name}: budget {k} {key} {e[key]} does not fit the C table's uint32_t "
+                                  f"(0..{UINT32_MAX})")
+        rows.append(BudgetRow(float(e["fraction"]), int(e["macs"]), int(e["params"])))
     return tuple(rows)
 
 
-def _reds_op_budget_count(model, source_name: str) -> int | None:
-    """Budget count shared by every REDS op (None when there is none); the kernels rely on them agreeing."""
-    counts: set[int] = set()
-    for sg in model.subgraphs:
-        for i, op in enumerate(sg.operators or []):
-            op_kind = tflite_io.op_name(model, op)
-            code = op_kind.removeprefix("CUSTOM:")
-            if not op_kind.startswith("CUSTOM:") or code not in CUSTOM_CODES:
-                continue
-            opts = bytes(op.customOptions) if op.customOptions is not None else b""
-            try:
-                counts.add(decode(code, opts).budgets)
-            except RedsError as exc:
-                raise type(exc)(f"{source_name}: op {i}: {exc}") from None
-    if len(counts) > 1:
-        raise BudgetError(f"{source_name}: REDS ops disagree on the number of budgets: {sorted(counts)}")
-    return counts.pop() if counts else None
-
-
 def _check_identifier(name: str) -> None:
-    if not _IDENT.match(name) or name in _C_KEYWORDS:
-        raise RedsError(f"array name {name!r} is not a valid C identifier")
+    """`name` and the identifiers derived from it must all be usable in C and C++ (names the option: --name)."""
+    def bad(why: str) -> RedsError:
+        return RedsError(f"--name {name!r} is not a valid C identifier: {why}")
+
+    if not _IDENT.match(name):
+        raise bad("use ASCII letters, digits and '_', not starting with a digit")
+    if name in _C_KEYWORDS:
+        raise bad("it is a C/C++ keyword or a name the generated code uses (main, <stdint.h>/<stddef.h>)")
+    if _STDINT_NAMES.match(name):
+        raise bad("it is a <stdint.h> name, which the generated header includes")
+    if name.startswith(_OWN_MACRO_PREFIX):
+        raise bad(f"names starting with {_OWN_MACRO_PREFIX} are the generated files' own macros")
+    up = name.upper()
+    for derived in (name, f"{name}_len", f"{name}_budget_fraction", f"{up}_LEN", f"{up}_NUM_BUDGETS"):
+        if _RESERVED.match(derived):
+            what = "it" if derived == name else f"the generated name {derived}"
+            raise bad(f"{what} starts with '_' and an uppercase letter or contains '__' (reserved to the compiler)")
 
 
 def _c_float(x: float) -> str:

@@ -102,8 +102,10 @@ class WidthGraph:
         if len(widths) != len(self.groups):
             raise WidthsError(f"{what}: {len(widths)} widths for {len(self.groups)} groups")
         out = []
-        for g, w in zip(self.groups, widths):
-            w = int(w)
+        for g, raw in zip(self.groups, widths):
+            w = _as_count(raw)
+            if w is None:  # int() would truncate 12.5, take true as 1 and fail on "x" or 1e400 with a traceback
+                raise WidthsError(f"{what}: group {g.id} width {raw!r} is not an integer")
             if not 1 <= w <= g.size:
                 raise WidthsError(f"{what}: group {g.id} width {w} outside 1..{g.size}")
             if g.fixed and w != g.size:
@@ -182,6 +184,17 @@ class WidthGraph:
             users = ", ".join(l.name or str(l.ref) for l in self.layers_of_group(g.id))
             lines.append(f"group {g.id}: {g.size} channels, {state}; layers: {users or '-'}")
         return "\n".join(lines)
+
+
+def _as_count(v: Any) -> int | None:
+    """`v` as an int when it is a whole number (an integral float such as 12.0 included), else None."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+        return int(v)
+    return None
 
 
 def slice_index(size: int, repeat: int, width: int) -> np.ndarray:

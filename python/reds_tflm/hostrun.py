@@ -39,6 +39,25 @@ class _RedsOp:
     out_shape: tuple[int, ...]
 
 
+# Builtin ops whose output shape follows from their inputs in a way checked before TFLM prepares them: TFLM
+# aborts the whole process (no exception) on a shape it cannot reconcile, e.g. a corrupt file's ADD output.
+_BROADCAST_OPS = {"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"}
+_SAME_SHAPE_OPS = {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE",
+                   "DEQUANTIZE", "ELU", "PRELU", "ABS", "NEG"}
+
+
+def _check_builtin_shapes(where: str, kind: str, ins: list[tuple[int, ...]], out: tuple[int, ...]) -> None:
+    if kind in _BROADCAST_OPS and len(ins) == 2:
+        try:
+            want = tuple(np.broadcast_shapes(ins[0], ins[1]))
+        except ValueError:
+            raise ModelFormatError(f"{where}: input shapes {ins[0]} and {ins[1]} do not broadcast") from None
+        if want != out:
+            raise ModelFormatError(f"{where}: output shape {out}, but inputs {ins[0]} and {ins[1]} give {want}")
+    elif kind in _SAME_SHAPE_OPS and ins and ins[0] != out:
+        raise ModelFormatError(f"{where}: output shape {out} differs from its input's {ins[0]}")
+
+
 @dataclass
 class _BuiltinOp:
     interpreter: object
@@ -136,6 +155,9 @@ class HostRunner:
         where = f"{self.name}: op {i} ({tio.op_name(self.model, op)})"
         if op.intermediates is not None and len(op.intermediates):
             raise UnsupportedModelError(f"{where}: ops with intermediate tensors are not supported")
+        _check_builtin_shapes(where, tio.op_name(self.model, op),
+                              [tio.tensor_shape(self.tensors[j]) for j in op.inputs if j >= 0],
+                              tio.tensor_shape(self.tensors[op.outputs[0]]) if len(op.outputs) else ())
         m = schema.ModelT()
         m.version = 3
         m.description = f"{self.name} op {i}"
@@ -206,6 +228,10 @@ class HostRunner:
                 continue
             entry = self._builtin_op(i)
             for k, j in enumerate(entry.feeds):
+                if values[j].size != int(np.prod(tio.tensor_shape(self.tensors[j]), dtype=np.int64)):
+                    raise ModelFormatError(f"{self.name}: op {i} ({tio.op_name(self.model, op)}) input tensor {j} "
+                                           f"({tio.tensor_name(self.tensors[j])}) is declared "
+                                           f"{tio.tensor_shape(self.tensors[j])} but holds {values[j].shape}")
                 entry.interpreter.set_input(np.asarray(values[j], dtype=entry.dtypes[k], order="C"), k)  # keeps 0-d
             entry.interpreter.invoke()
             for k, j in enumerate(op.outputs):

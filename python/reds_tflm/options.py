@@ -111,6 +111,16 @@ def encode(opts: RedsOptions) -> bytes:
 
 def decode(op: str, data: bytes) -> RedsOptions:
     """Parse and validate custom options; every defect is an OptionsError naming the key."""
+    try:
+        return _decode(op, data)
+    except OptionsError:
+        raise
+    except Exception as exc:  # the flexbuffers reader reads lazily: malformed bytes fail inside any accessor
+        raise OptionsError(f"{op}: custom options are not a well-formed FlexBuffer ({type(exc).__name__}: "
+                           f"{exc})") from None
+
+
+def _decode(op: str, data: bytes) -> RedsOptions:
     if op not in CUSTOM_CODES:
         raise OptionsError(f"unknown REDS op {op!r}")
     try:

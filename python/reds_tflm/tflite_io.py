@@ -8,8 +8,8 @@ replaces the destination atomically.
 from __future__ import annotations
 
 import os
+import secrets
 import struct
-import tempfile
 from pathlib import Path
 
 import flatbuffers
@@ -67,7 +67,55 @@ def parse_model(data: bytes, name: str = "<bytes>") -> schema.ModelT:
             # Models over 2 GiB keep buffers outside the flatbuffer; pull them in so the object API holds all data.
             buf.data = np.frombuffer(bytes(data[buf.offset:buf.offset + buf.size]), dtype=np.uint8).copy()
             buf.offset, buf.size = 0, 0
+    check_structure(model, name)
     return model
+
+
+def check_structure(model: schema.ModelT, name: str = "model") -> None:
+    """Every index the readers follow points at something, and every constant holds as many bytes as its shape
+    and type need: a corrupt file (a flipped byte) is then a ModelFormatError naming the entry instead of an
+    IndexError deep in a reader, or an abort inside the TFLM interpreter."""
+    n_buf, n_codes = len(model.buffers or []), len(model.operatorCodes or [])
+    for i, m in enumerate(model.metadata or []):
+        if not 0 <= m.buffer < n_buf:
+            raise ModelFormatError(f"{name}: metadata {i} points at buffer {m.buffer}, the model has {n_buf}")
+    for si, sg in enumerate(model.subgraphs):
+        where = f"{name}: subgraph {si}"
+        tensors = sg.tensors or []
+        for ti, t in enumerate(tensors):
+            shape = [int(v) for v in (t.shape if t.shape is not None else [])]
+            if any(v < 0 for v in shape):
+                raise ModelFormatError(f"{where}: tensor {ti} ({tensor_name(t)}) has shape {shape}")
+            if not 0 <= t.buffer < max(n_buf, 1):
+                raise ModelFormatError(f"{where}: tensor {ti} ({tensor_name(t)}) points at buffer {t.buffer}, the "
+                                       f"model has {n_buf}")
+            data = model.buffers[t.buffer].data if n_buf else None
+            dtype = NUMPY_DTYPES.get(t.type)
+            if data is not None and len(data) and dtype is not None and t.sparsity is None:
+                need = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+                if need != len(data):
+                    raise ModelFormatError(f"{where}: tensor {ti} ({tensor_name(t)}) of shape {shape} and type "
+                                           f"{TENSOR_TYPE_NAMES.get(t.type, t.type)} needs {need} bytes, its "
+                                           f"buffer {t.buffer} holds {len(data)}")
+        for what, idx in (("input", sg.inputs), ("output", sg.outputs)):
+            for j in (idx if idx is not None else []):
+                if not 0 <= j < len(tensors):
+                    raise ModelFormatError(f"{where}: {what} tensor index {j} out of range ({len(tensors)} tensors)")
+        for oi, op in enumerate(sg.operators or []):
+            if not 0 <= op.opcodeIndex < n_codes:
+                raise ModelFormatError(f"{where}: op {oi} has operator code {op.opcodeIndex}, the model has "
+                                       f"{n_codes}")
+            for what, idx in (("input", op.inputs), ("output", op.outputs)):
+                for j in (idx if idx is not None else []):
+                    if not -1 <= j < len(tensors):
+                        raise ModelFormatError(f"{where}: op {oi} {what} tensor index {j} out of range "
+                                               f"({len(tensors)} tensors)")
+    for ci, oc in enumerate(model.operatorCodes or []):
+        if oc.customCode is not None:
+            try:
+                bytes(oc.customCode).decode("utf-8")
+            except (UnicodeDecodeError, TypeError):
+                raise ModelFormatError(f"{name}: operator code {ci} has an undecodable custom code") from None
 
 
 def load_model(path: str | os.PathLike) -> schema.ModelT:
@@ -134,26 +182,71 @@ def replace_marked_section(path: str | os.PathLike, begin: str, end: str, sectio
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write to a temporary file in the destination's directory, then rename over the destination."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ModelFormatError(f"{p}: directory {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    write_files_atomic({Path(path): data})
+
+
+def write_files_atomic(files: dict[Path, bytes]) -> None:
+    """Write all files or none (a C source and its header must match): every destination is checked first, then
+    each is written to a temporary file in its directory; only when all are complete are they renamed into place.
+    On failure the temporaries go and existing files stay untouched: a file already replaced when a later rename
+    fails (only possible in a race) is put back from a hard link."""
+    for p in files:
+        parent = p.parent if str(p.parent) else Path(".")
+        if not parent.is_dir():
+            raise ModelFormatError(f"{p}: directory {parent} does not exist")
+        if p.is_dir() or not p.name or p.name in (".", ".."):
+            raise ModelFormatError(f"{p}: is a directory; give a file name")
+    temps: list[str] = []
+    done: list[tuple[Path, bool, str | None]] = []  # replaced, whether it existed, a link to its old content
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the user's usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
+        staged = []
+        for p, data in files.items():
+            fd, tmp = _create_temp(p)
+            temps.append(tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            staged.append((p, tmp))
+        for p, tmp in staged:
+            existed, old = p.exists(), None
+            if existed and len(files) > 1:
+                try:
+                    os.link(p, tmp + ".old")
+                    old = tmp + ".old"
+                    temps.append(old)
+                except OSError:  # no hard links here: the rename still works, only the rollback is lost
+                    pass
+            os.replace(tmp, p)
+            done.append((p, existed, old))
+    except OSError as exc:
+        for p, existed, old in reversed(done):
+            try:
+                if old is not None:
+                    os.replace(old, p)
+                elif not existed:
+                    os.unlink(p)
+            except OSError:
+                pass
+        raise ModelFormatError(f"{' and '.join(map(str, files))}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        for tmp in temps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:  # renamed into place
+                pass
+
+
+def _create_temp(p: Path) -> tuple[int, str]:
+    """A new file next to `p`, created with mode 0666 so that the umask gives it the user's usual permissions
+    (mkstemp would make it 0600, and reading the umask means changing it)."""
+    for _ in range(100):
+        tmp = str(p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp"))
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{p}: no free temporary name next to it")
 
 
 def save_model(model: schema.ModelT, path: str | os.PathLike) -> bytes:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -76,29 +78,81 @@ def load_fashion_mnist(root: str | Path = FASHION_DIR) -> tuple[Dataset, Dataset
 def load_npz(path: str | Path, test_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
     """Keys x (N, ...) and y (N,); split into train/test unless x_test/y_test are present too."""
     p = Path(path)
+    if p.is_dir():
+        raise RedsError(f"{p}: is a directory, expected an .npz archive with arrays x and y")
+    unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)  # what truncation or junk raises
     try:
-        with np.load(p) as f:
-            d = {k: f[k] for k in f.files}
+        f = np.load(p, allow_pickle=False)
     except FileNotFoundError:
         raise RedsError(f"{p}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise RedsError(f"{p}: not a readable .npz ({exc})") from None
+    except unreadable as exc:
+        raise RedsError(f"{p}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise RedsError(f"{p}: is a single .npy array, expected an .npz archive with arrays x and y "
+                        "(np.savez(path, x=..., y=...))")
+    d: dict[str, np.ndarray] = {}
+    with f:
+        for k in f.files:
+            try:
+                d[k] = f[k]  # members are read (and decompressed) here
+            except unreadable as exc:
+                raise RedsError(f"{p}: array {k!r} cannot be read ({type(exc).__name__}: {exc})") from None
     for k in ("x", "y"):
         if k not in d:
             raise RedsError(f"{p}: missing key {k!r} (has {sorted(d)}); expected arrays x and y")
-    x, y = d["x"].astype(np.float32), d["y"].astype(np.int32).reshape(-1)
+    x, y = _samples(d["x"], p, "x"), _labels(d["y"], p, "y")
     if len(x) != len(y):
         raise RedsError(f"{p}: {len(x)} samples in x but {len(y)} labels in y")
-    if x.ndim == 3:
-        x = x[..., None]
-    if "x_test" in d and "y_test" in d:
-        xt = d["x_test"].astype(np.float32)
-        return Dataset(x, y), Dataset(xt[..., None] if xt.ndim == 3 else xt, d["y_test"].astype(np.int32))
+    if len(x) == 0:
+        raise RedsError(f"{p}: x and y are empty: nothing to evaluate")
+    if ("x_test" in d) != ("y_test" in d):
+        raise RedsError(f"{p}: has {'x_test' if 'x_test' in d else 'y_test'} without "
+                        f"{'y_test' if 'x_test' in d else 'x_test'}; give both or neither")
+    if "x_test" in d:
+        xt, yt = _samples(d["x_test"], p, "x_test"), _labels(d["y_test"], p, "y_test")
+        if len(xt) != len(yt):
+            raise RedsError(f"{p}: {len(xt)} samples in x_test but {len(yt)} labels in y_test")
+        if len(xt) == 0:
+            raise RedsError(f"{p}: x_test and y_test are empty: nothing to evaluate")
+        return Dataset(x, y), Dataset(xt, yt)
     if not 0 < test_fraction < 1:
         raise RedsError(f"test fraction {test_fraction} outside (0, 1)")
     idx = np.random.default_rng(seed).permutation(len(x))
     n_test = max(1, int(round(len(x) * test_fraction)))
     return Dataset(x[idx[n_test:]], y[idx[n_test:]]), Dataset(x[idx[:n_test]], y[idx[:n_test]])
+
+
+def _samples(a: np.ndarray, p: Path, key: str) -> np.ndarray:
+    """Array `key` as float32 samples (N, ...); (N, H, W) gains a channel axis."""
+    if a.ndim == 0:
+        raise RedsError(f"{p}: {key} is a 0-d array (a single value), expected one sample per row (N, ...)")
+    if a.dtype.kind not in "biuf":  # strings, objects, complex numbers, dates: not pixel values
+        raise RedsError(f"{p}: {key} has dtype {a.dtype}, expected numbers (int or float)")
+    x = a.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise RedsError(f"{p}: {key} holds NaN or infinite values (or values beyond float32)")
+    return x[..., None] if x.ndim == 3 else x
+
+
+def _labels(a: np.ndarray, p: Path, key: str) -> np.ndarray:
+    """Array `key` as int32 class indices: (N,) or (N, 1), whole numbers >= 0."""
+    if a.ndim == 0:
+        raise RedsError(f"{p}: {key} is a 0-d array (a single value), expected one label per sample (N,)")
+    if a.dtype.kind not in "biuf":
+        raise RedsError(f"{p}: {key} has dtype {a.dtype}, expected integer class labels")
+    if a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1):
+        raise RedsError(f"{p}: {key} has shape {a.shape}, expected class indices (N,) (one-hot labels: take the "
+                        "argmax)")
+    y = a.reshape(-1)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise RedsError(f"{p}: {key}[{i}] = {y[i].item()!r} is not a whole-number class label")
+    if y.size and (y.min() < 0 or y.max() > np.iinfo(np.int32).max):
+        v = (y.min() if y.min() < 0 else y.max()).item()
+        raise RedsError(f"{p}: {key} holds the label {v!r}, expected class indices 0..{np.iinfo(np.int32).max}")
+    return y.astype(np.int32)
 
 
 def load_digits(test_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:

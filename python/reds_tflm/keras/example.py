@@ -43,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, data order and subsets")
     p.add_argument("--out", type=Path, default=None, help="output directory (default out/train-ARCH[-quick])")
     p.add_argument("--checkpoint", type=Path, default=None, help="checkpoint directory (default OUT/checkpoint)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint directory")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint directory if it holds one (else start; the benchmark "
+                        "always passes it, so that a cut-off run picks up where it stopped)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="checkpoint directory of an earlier run: start from its pre-trained snapshot (no pre-training)")
     p.add_argument("--mode", choices=("top-down", "bottom-up"), default="top-down", help="nested width selection")
@@ -93,10 +94,42 @@ def augment_kinds(args: argparse.Namespace) -> tuple[str, ...]:
 def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
     out = args.out or Path("out") / f"train-{args.arch}{'-quick' if args.quick else ''}"
     ckpt = args.checkpoint or out / "checkpoint"
+    for what, d in (("--out", out), ("--checkpoint", ckpt)):
+        if d.exists() and not d.is_dir():
+            raise RedsError(f"{what} {d}: is a file, expected a directory")
     if (ckpt / "state.json").exists() and not args.resume:
         raise RedsError(f"{ckpt} holds a checkpoint: pass --resume to continue it, or choose another --out/"
                         "--checkpoint (or delete it)")
     return out, ckpt
+
+
+def check_options(args: argparse.Namespace) -> tuple[float, ...]:
+    """Every option checked before data are loaded or anything trains (a bad value found after 15 epochs of
+    pre-training would also leave a checkpoint behind that blocks the corrected run); returns the budgets."""
+    try:
+        budgets = tuple(float(b) for b in str(args.budgets).split(",") if b.strip())
+    except ValueError:
+        raise RedsError(f"--budgets {args.budgets!r}: expected comma-separated fractions such as 1,0.5") from None
+    if not budgets or budgets[0] != 1.0 or any(b >= a for a, b in zip(budgets, budgets[1:])) or budgets[-1] <= 0:
+        raise RedsError(f"--budgets {args.budgets!r}: the first budget must be 1 (the full network) and the "
+                        "fractions must decrease strictly and stay above 0")
+    checks = [("--seed", args.seed, args.seed >= 0, "an integer >= 0"),
+              ("--min-fraction", args.min_fraction, 0 <= args.min_fraction < 1, "in [0, 1)"),
+              ("--distill", args.distill, 0 <= args.distill <= 1, "in [0, 1]"),
+              ("--distill-temperature", args.distill_temperature, args.distill_temperature > 0, "> 0"),
+              ("--finetune-lr", args.finetune_lr, args.finetune_lr is None or args.finetune_lr > 0, "> 0"),
+              ("--epochs", args.epochs, args.epochs is None or args.epochs >= 0, "an integer >= 0"),
+              ("--finetune-epochs", args.finetune_epochs, args.finetune_epochs is None or args.finetune_epochs >= 0,
+               "an integer >= 0"),
+              ("--qat-epochs", args.qat_epochs, args.qat_epochs >= 0, "an integer >= 0"),
+              ("--width-multiple", args.width_multiple, args.width_multiple >= 1, "an integer >= 1")]
+    for flag, value, ok, want in checks:
+        if not ok:
+            raise RedsError(f"{flag} {value}: must be {want}")
+    if args.cost_profile is not None:
+        from ..cost_profile import resolve
+        resolve(0.0, args.cost_profile)  # an unknown name or a bad file fails here, not after pre-training
+    return budgets
 
 
 def load_data(args: argparse.Namespace, preset: Preset) -> tuple[Any, Any]:
@@ -109,18 +142,15 @@ def load_data(args: argparse.Namespace, preset: Preset) -> tuple[Any, Any]:
 
 def run_example(args: argparse.Namespace) -> Any:
     """Train, convert and report; returns the TrainResult (its .export holds the int8 results)."""
+    preset = PRESETS["quick" if args.quick else "full"]
+    budgets = check_options(args)  # before TensorFlow loads: a bad option costs a second, not an import
+    out, ckpt = _dirs(args)
     import os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     from .models import build
     from .train import TrainConfig, train
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    preset = PRESETS["quick" if args.quick else "full"]
-    try:
-        budgets = tuple(float(b) for b in str(args.budgets).split(",") if b.strip())
-    except ValueError:
-        raise RedsError(f"--budgets {args.budgets!r}: expected comma-separated fractions such as 1,0.5") from None
-    out, ckpt = _dirs(args)
     train_data, test_data = load_data(args, preset)
     keras.utils.set_random_seed(args.seed)
     model = build(args.arch)
