@@ -79,19 +79,24 @@ def test_export_c_pair_keeps_an_existing_header_when_the_source_cannot_be_writte
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.cc", "out.h"]
 
 
-def test_export_c_pair_rolls_back_when_a_rename_fails(tmp_path: Path, monkeypatch) -> None:
-    """A failure after the first file is in place (a race: the checks passed) puts the old pair back."""
-    export_c(tiny_reds_model(), tmp_path / "out.cc", name="old_model")
-    before = {p.name: _sha(p) for p in tmp_path.iterdir()}
+def _second_replace_fails(monkeypatch, errno: int, why: str) -> None:
+    """os.replace fails on its second call: after the first file of the pair is in place (a race: checks passed)."""
     real_replace, calls = os.replace, []
 
     def flaky_replace(src: Any, dst: Any) -> None:
         calls.append(dst)
         if len(calls) == 2:
-            raise OSError(28, "No space left on device")
+            raise OSError(errno, why)
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", flaky_replace)
+
+
+def test_export_c_pair_rolls_back_when_a_rename_fails(tmp_path: Path, monkeypatch) -> None:
+    """A failure after the first file is in place puts the old pair back."""
+    export_c(tiny_reds_model(), tmp_path / "out.cc", name="old_model")
+    before = {p.name: _sha(p) for p in tmp_path.iterdir()}
+    _second_replace_fails(monkeypatch, 28, "No space left on device")
     with pytest.raises(RedsError, match="cannot write"):
         export_c(tiny_reds_model(), tmp_path / "out.cc", name="new_model")
     monkeypatch.undo()
@@ -99,15 +104,7 @@ def test_export_c_pair_rolls_back_when_a_rename_fails(tmp_path: Path, monkeypatc
 
 
 def test_export_c_pair_new_files_removed_when_a_rename_fails(tmp_path: Path, monkeypatch) -> None:
-    real_replace, calls = os.replace, []
-
-    def flaky_replace(src: Any, dst: Any) -> None:
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(5, "Input/output error")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", flaky_replace)
+    _second_replace_fails(monkeypatch, 5, "Input/output error")
     with pytest.raises(RedsError, match="cannot write"):
         export_c(tiny_reds_model(), tmp_path / "out.cc")
     monkeypatch.undo()
