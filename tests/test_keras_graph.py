@@ -15,7 +15,7 @@ from reds_tflm.errors import UnsupportedModelError, WidthsError  # noqa: E402
 from reds_tflm.graph_tflite import graph_from_tflite  # noqa: E402
 from reds_tflm.keras.export import group_map, int8_tflite, tflite_widths  # noqa: E402
 from reds_tflm.keras.graph import graph_from_keras  # noqa: E402
-from reds_tflm.keras.models import ds_cnn_s, mlp  # noqa: E402
+from reds_tflm.keras.models import ds_cnn_s, ds_cnn_s_vision, mlp  # noqa: E402
 
 
 def _same(kg, tg) -> None:
@@ -44,7 +44,7 @@ def test_example_architectures_match_their_int8_conversion() -> None:
     """DS-CNN S (BN folded, dropout dropped, global pooling → MEAN) and a Sequential MLP over a Flatten."""
     rng = np.random.default_rng(0)
     rep = rng.random((8, 28, 28, 1)).astype(np.float32)
-    for build in (ds_cnn_s, lambda: mlp(hidden=(12, 8))):
+    for build in (ds_cnn_s, ds_cnn_s_vision, lambda: mlp(hidden=(12, 8))):
         keras.utils.set_random_seed(0)
         m = build()
         models._randomise(m, 0)  # zero biases would be dropped by the converter
@@ -53,6 +53,19 @@ def test_example_architectures_match_their_int8_conversion() -> None:
         _same(kg, tg)
         ws = [[g.size if g.fixed else max(1, g.size // 2) for g in kg.groups]]
         assert tflite_widths(kg, tg, ws) == ws
+
+
+def test_published_vision_ds_cnn_counts_the_authors_macs() -> None:
+    """The REDS authors' Fashion-MNIST DS-CNN S: their knapsack's 3,775,744 MACs (first conv, depthwise and
+    pointwise layers) plus the classifier's 1,280 x 10; its last group reaches the classifier through average
+    pooling to 2x10 and a flatten, 20 inputs per channel."""
+    g = graph_from_keras(ds_cnn_s_vision())
+    fc = [l for l in g.layers if l.kind == "fc"][0]
+    assert fc.in_repeat == 20 and g.sizes == [1, 64, 64, 64, 64, 64, 10]
+    assert g.macs() == 3_775_744 + 1_280 * 10
+    narrow = list(g.sizes)
+    narrow[fc.in_group] = 32  # the last pointwise layer's outputs and the classifier's inputs shrink together
+    assert g.macs() - g.macs(narrow) == 14 * 14 * 64 * 32 + 32 * 20 * 10
 
 
 def test_residual_add_merges_groups_and_bn_params_are_slices() -> None:
