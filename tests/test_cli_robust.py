@@ -192,3 +192,44 @@ def test_train_out_that_is_a_file_fails_before_training(tmp_path):
     f.write_text("x")
     err = one_clean_line(run_cli("train", "--quick", "--out", str(f)))
     assert "is a file" in err and f.read_text() == "x"
+
+
+def test_a_closed_pipe_is_not_an_error(reds_file):
+    p = subprocess.Popen([sys.executable, "-m", "reds_tflm", "inspect", "--json", str(reds_file)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "python")})
+    p.stdout.close()  # the reader leaves before the writer: `| true`
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 0 and "error" not in err
+
+
+def test_export_c_to_a_directory_is_a_clean_error(tmp_path, reds_file):
+    for out in (".", str(tmp_path)):
+        assert "is a directory" in one_clean_line(run_cli("export-c", str(reds_file), "-o", out))
+
+
+def test_a_single_budget_is_refused(tmp_path):
+    src = tmp_path / "plain.tflite"
+    src.write_bytes(models.tflite_model("mlp", "int8"))
+    err = one_clean_line(run_cli("convert", str(src), "--budgets", "1", "-o", str(tmp_path / "o.tflite")))
+    assert "nothing to switch" in err and not (tmp_path / "o.tflite").exists()
+
+
+def test_inconsistent_add_shape_is_refused_by_every_reader(tmp_path):
+    m = convert_model(tio.parse_model(models.tflite_model("residual", "int8"))).model
+    sg = m.subgraphs[0]
+    add = next(op for op in sg.operators if tio.op_name(m, op) == "ADD")
+    sg.tensors[add.outputs[0]].shape = np.asarray([1, 97, 8, 8], dtype=np.int32)
+    with pytest.raises(ModelFormatError, match=r"op \d+ \(ADD\): output shape"):
+        tio.parse_model(tio.serialize_model(m), "bad_add.tflite")
+
+
+def test_train_out_below_a_file_fails_before_training(tmp_path):
+    from reds_tflm.keras.example import _dirs, complete_args
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(RedsError, match="is a file"):
+        _dirs(complete_args(argparse.Namespace(out=str(f / "sub"))))
+    with pytest.raises(RedsError, match="--seed"):
+        from reds_tflm.keras.example import check_options
+        check_options(complete_args(argparse.Namespace(seed=2 ** 75)))

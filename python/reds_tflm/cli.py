@@ -21,6 +21,8 @@ from .errors import RedsError
 def _out_path(src: Path, out: str | None, suffix: str) -> Path:
     dst = Path(out) if out else src.with_name(src.name[: -len(".tflite")] + suffix if src.name.endswith(".tflite")
                                              else src.name + suffix)
+    if dst.is_dir() or dst.name in ("", ".", ".."):
+        raise RedsError(f"{dst}: is a directory; give a file name with -o")
     _not_an_input(dst, src)
     return dst
 
@@ -49,6 +51,9 @@ def cmd_convert(a: argparse.Namespace) -> int:
                         "only steer a width search and would be ignored")
     model = tio.load_model(src)
     budgets = parse_budgets(a.budgets) if a.budgets is not None else None  # '' is an error there, not the default
+    if budgets is not None and len(budgets) < 2:
+        raise BudgetError(f"--budgets {a.budgets}: one budget (the full network) leaves nothing to switch between; "
+                          "give two or more")
     macs = parse_budgets(a.macs) if a.macs is not None else None
     widths = None
     if a.widths:
@@ -243,12 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RedsError as exc:
         print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # missing, unreadable or unwritable paths, a full disk
-        print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. `inspect --json | head`: the reader left, nothing to report
         sys.stderr.close()
         return 0
+    except OSError as exc:  # missing, unreadable or unwritable paths, a full disk
+        print(f"reds_tflm {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"reds_tflm {args.cmd}: interrupted", file=sys.stderr)
         return 130

@@ -42,7 +42,8 @@ _C_KEYWORDS = frozenset((
     "friend mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public "
     "reinterpret_cast requires static_assert static_cast template this thread_local throw true try typeid typename "
     "using virtual wchar_t xor xor_eq "
-    "main size_t ptrdiff_t max_align_t nullptr_t NULL offsetof").split())
+    "main size_t ptrdiff_t max_align_t nullptr_t NULL offsetof "
+    "linux unix i386").split())  # the last: macros GCC predefines in its GNU modes (-std=gnu*)
 _STDINT_NAMES = re.compile(r"(u?int(_least|_fast)?(8|16|32|64)_t|u?int(ptr|max)_t"
                            r"|U?INT(_LEAST|_FAST)?(8|16|32|64)_(MIN|MAX)|U?INT(PTR|MAX)_(MIN|MAX)"
                            r"|U?INT(8|16|32|64|MAX)_C"

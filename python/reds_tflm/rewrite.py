@@ -162,9 +162,9 @@ def reds_op_budget_count(model: schema.ModelT, name: str = "model") -> int | Non
 def read_metadata(model: schema.ModelT, name: str = "model", *, budgets_only: bool = False) -> dict[str, Any] | None:
     """The `reds` metadata (docs/format.md), checked so that readers may index it; None for a model without it.
 
-    Every reader goes through here, so inspect, materialize and export-c accept and refuse the same files.
-    `budgets_only`: check just the version and the budgets' fraction/macs/params (all export-c reads), not the
-    widths, groups and ops that inspect and materialize use."""
+    Every reader goes through here: inspect, materialize and eval check the whole table; export-c, which writes
+    only the budgets' fraction/macs/params into the C table (kernels never read the metadata), checks with
+    `budgets_only` the version and those rows, not the widths, groups and ops."""
     raw = tio.get_metadata(model, METADATA_NAME)
     n_ops = reds_op_budget_count(model, name)
     if raw is None:

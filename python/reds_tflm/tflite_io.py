@@ -79,6 +79,11 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
     for i, m in enumerate(model.metadata or []):
         if not 0 <= m.buffer < n_buf:
             raise ModelFormatError(f"{name}: metadata {i} points at buffer {m.buffer}, the model has {n_buf}")
+        if isinstance(m.name, (bytes, bytearray)):
+            try:
+                m.name.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ModelFormatError(f"{name}: metadata {i} has a name that is not UTF-8") from None
     for si, sg in enumerate(model.subgraphs):
         where = f"{name}: subgraph {si}"
         tensors = sg.tensors or []
@@ -110,12 +115,36 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
                     if not -1 <= j < len(tensors):
                         raise ModelFormatError(f"{where}: op {oi} {what} tensor index {j} out of range "
                                                f"({len(tensors)} tensors)")
+        for oi, op in enumerate(sg.operators or []):
+            shapes = [tensor_shape(tensors[j]) for j in (op.inputs if op.inputs is not None else []) if j >= 0]
+            outs = [tensor_shape(tensors[j]) for j in (op.outputs if op.outputs is not None else []) if j >= 0]
+            if outs:
+                check_op_shapes(f"{where}: op {oi} ({op_name(model, op)})", op_name(model, op), shapes, outs[0])
     for ci, oc in enumerate(model.operatorCodes or []):
         if oc.customCode is not None:
             try:
                 bytes(oc.customCode).decode("utf-8")
             except (UnicodeDecodeError, TypeError):
                 raise ModelFormatError(f"{name}: operator code {ci} has an undecodable custom code") from None
+
+
+# Builtin ops whose output shape follows from their inputs: checked on every parse, because the TFLM interpreter
+# aborts the whole process (no exception) on a shape it cannot reconcile, e.g. a corrupt file's ADD output.
+BROADCAST_OPS = {"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"}
+SAME_SHAPE_OPS = {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE",
+                  "DEQUANTIZE", "ELU", "PRELU", "ABS", "NEG"}
+
+
+def check_op_shapes(where: str, kind: str, ins: list[tuple[int, ...]], out: tuple[int, ...]) -> None:
+    if kind in BROADCAST_OPS and len(ins) == 2:
+        try:
+            want = tuple(np.broadcast_shapes(ins[0], ins[1]))
+        except ValueError:
+            raise ModelFormatError(f"{where}: input shapes {ins[0]} and {ins[1]} do not broadcast") from None
+        if want != out:
+            raise ModelFormatError(f"{where}: output shape {out}, but inputs {ins[0]} and {ins[1]} give {want}")
+    elif kind in SAME_SHAPE_OPS and ins and ins[0] != out:
+        raise ModelFormatError(f"{where}: output shape {out} differs from its input's {ins[0]}")
 
 
 def load_model(path: str | os.PathLike) -> schema.ModelT:

@@ -95,8 +95,11 @@ def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
     out = args.out or Path("out") / f"train-{args.arch}{'-quick' if args.quick else ''}"
     ckpt = args.checkpoint or out / "checkpoint"
     for what, d in (("--out", out), ("--checkpoint", ckpt)):
-        if d.exists() and not d.is_dir():
-            raise RedsError(f"{what} {d}: is a file, expected a directory")
+        for p in (d, *d.parents):  # the directory, or the first part of its path that exists, must be a directory
+            if p.exists():
+                if not p.is_dir():
+                    raise RedsError(f"{what} {d}: {p} is a file, expected a directory")
+                break
     if (ckpt / "state.json").exists() and not args.resume:
         raise RedsError(f"{ckpt} holds a checkpoint: pass --resume to continue it, or choose another --out/"
                         "--checkpoint (or delete it)")
@@ -113,7 +116,7 @@ def check_options(args: argparse.Namespace) -> tuple[float, ...]:
     if not budgets or budgets[0] != 1.0 or any(b >= a for a, b in zip(budgets, budgets[1:])) or budgets[-1] <= 0:
         raise RedsError(f"--budgets {args.budgets!r}: the first budget must be 1 (the full network) and the "
                         "fractions must decrease strictly and stay above 0")
-    checks = [("--seed", args.seed, args.seed >= 0, "an integer >= 0"),
+    checks = [("--seed", args.seed, 0 <= args.seed < 2 ** 32, "an integer in 0..2**32-1"),
               ("--min-fraction", args.min_fraction, 0 <= args.min_fraction < 1, "in [0, 1)"),
               ("--distill", args.distill, 0 <= args.distill <= 1, "in [0, 1]"),
               ("--distill-temperature", args.distill_temperature, args.distill_temperature > 0, "> 0"),
