@@ -233,3 +233,13 @@ def test_train_out_below_a_file_fails_before_training(tmp_path):
     with pytest.raises(RedsError, match="--seed"):
         from reds_tflm.keras.example import check_options
         check_options(complete_args(argparse.Namespace(seed=2 ** 75)))
+
+
+def test_a_conv_carrying_another_ops_options_is_a_format_error():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    m = tio.parse_model(models.tflite_model("ds_cnn", "int8"))
+    conv = next(op for op in m.subgraphs[0].operators if tio.op_name(m, op) == "CONV_2D")
+    conv.builtinOptionsType = schema.BuiltinOptions.StridedSliceOptions
+    conv.builtinOptions = schema.StridedSliceOptionsT()
+    with pytest.raises(ModelFormatError, match="carries StridedSliceOptions options, expected Conv2DOptions"):
+        convert_model(tio.parse_model(tio.serialize_model(m)), name="corrupt.tflite")

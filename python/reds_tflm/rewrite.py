@@ -53,6 +53,10 @@ def options_of(op: schema.OperatorT, layer: Layer, widths: Sequence[Sequence[int
             raise UnsupportedModelError(f"{where}: shuffled weights or hybrid FC options are not supported")
         return RedsOptions(REDS_FC, out_w, in_w, in_channels, act, in_repeat=layer.in_repeat,
                            keep_num_dims=int(bool(getattr(o, "keepNumDims", False))) if o is not None else 0)
+    expected = schema.Conv2DOptionsT if layer.kind == CONV else schema.DepthwiseConv2DOptionsT
+    if not isinstance(o, expected):  # a corrupt file: the options table of another op
+        raise ModelFormatError(f"{where}: carries {type(o).__name__.removesuffix('T') if o is not None else 'no'} "
+                               f"options, expected {expected.__name__.removesuffix('T')}")
     common = dict(padding=int(o.padding), stride_w=int(o.strideW), stride_h=int(o.strideH),
                   dilation_w=int(o.dilationWFactor), dilation_h=int(o.dilationHFactor))
     if layer.kind == CONV:
