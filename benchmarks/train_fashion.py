@@ -84,7 +84,9 @@ def result_name(args: argparse.Namespace) -> str:
 def method_text(args: argparse.Namespace) -> str:
     """The method of a run in words (the results' "method" key, without the final full stop)."""
     return (f"Taylor importance ({args.importance}), score scale {args.score_scale}, {args.mode} widths, "
-            f"minimum width fraction {args.min_fraction:g}, joint lr "
+            f"minimum width fraction {args.min_fraction:g}"
+            f"{f' ({args.head_min_fraction:g} for the classifier input)' if getattr(args, 'head_min_fraction', 0.0) else ''}"
+            f", joint lr "
             f"{args.finetune_lr if args.finetune_lr is not None else TrainConfig.finetune_lr:g}, "
             f"{_joint_epochs(args)} joint epochs{_distillation(args)}"
             f"{f', {args.alphas} loss weights' if args.alphas != 'sqrt-params' else ''}"
@@ -250,6 +252,7 @@ def _variant(args: argparse.Namespace) -> str:
     """Suffix naming the method options of a run: the joint epochs and the teacher always (their defaults changed
     after results had been named without them), the other options where they differ from the defaults."""
     return (f"_min{args.min_fraction:g}" if args.min_fraction else "") + \
+        (f"_head{args.head_min_fraction:g}" if getattr(args, "head_min_fraction", 0.0) else "") + \
         (f"_lr{args.finetune_lr:g}" if args.finetune_lr is not None else "") + \
         f"_ft{_joint_epochs(args)}" + \
         (f"_distill{args.distill:g}" if args.distill != 0.5 else "") + \

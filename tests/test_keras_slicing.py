@@ -185,3 +185,21 @@ def test_bn_recalibration_sets_the_average_batch_statistics() -> None:
     assert np.all(bn.moving_variance.numpy() < 9.0) and np.all(bn.moving_variance.numpy() > 0)
     assert m.get_layer("d").rate == 0.5 and bn.momentum == 0.99  # restored
     assert not recalibrate_bn(_model("mlp"), np.zeros((4, 20), np.float32))
+
+
+def test_head_floor_keeps_the_classifier_input_wide() -> None:
+    """head_fraction (the REDS authors' 60 of 64 before the classifier) floors only the group the classifier
+    reads; without it the knapsack cuts that group, with it every budget keeps the floor and stays in budget."""
+    from reds_tflm.keras.models import ds_cnn_s
+    g = graph_from_keras(ds_cnn_s())
+    fc = [l for l in g.layers if l.kind == "fc"][0]
+    assert g.head_groups() == {fc.in_group}
+    rng = np.random.default_rng(3)
+    scores = [np.sort(rng.random(s))[::-1] for s in g.sizes]
+    fr = (1.0, 0.75, 0.5, 0.25)
+    plain = select_widths(g, scores, fr, min_fraction=0.25)
+    floored = select_widths(g, scores, fr, min_fraction=0.25, head_fraction=60 / 64)
+    assert min(w[fc.in_group] for w in plain) < 60
+    for k, w in enumerate(floored):
+        assert w[fc.in_group] >= 60 and g.macs(w) <= fr[k] * g.macs() + 1e-6
+        assert all(w[i] >= 16 for i in range(len(w)) if not g.groups[i].fixed)

@@ -113,13 +113,23 @@ class WidthGraph:
             out.append(w)
         return out
 
-    def min_widths(self, min_width: int = 1, min_fraction: float = 0.0) -> tuple[int, ...]:
+    def head_groups(self) -> set[int]:
+        """Narrowable groups read by a layer whose outputs cannot shrink: the classifier's input."""
+        return {l.in_group for l in self.layers
+                if self.groups[l.out_group].fixed and not self.groups[l.in_group].fixed}
+
+    def min_widths(self, min_width: int = 1, min_fraction: float = 0.0,
+                   head_fraction: float = 0.0) -> tuple[int, ...]:
         """Lower bound per group for the width search: at least `min_width` channels and `min_fraction` of the
-        group (rounded up); fixed groups full. One rule for the converter and the Keras front end."""
-        if min_width < 1 or not 0.0 <= min_fraction <= 1.0:
-            raise WidthsError(f"minimum width {min_width} must be >= 1 and minimum fraction {min_fraction} in "
-                              "[0, 1]")
-        return tuple(g.size if g.fixed else min(max(min_width, int(np.ceil(min_fraction * g.size - 1e-9))), g.size)
+        group (rounded up), at least `head_fraction` for the head groups (the REDS authors keep the classifier's
+        input at 60 of 64); fixed groups full. One rule for the converter and the Keras front end."""
+        if min_width < 1 or not 0.0 <= min_fraction <= 1.0 or not 0.0 <= head_fraction <= 1.0:
+            raise WidthsError(f"minimum width {min_width} must be >= 1, minimum fractions {min_fraction} and "
+                              f"{head_fraction} in [0, 1]")
+        head = self.head_groups()
+        return tuple(g.size if g.fixed else
+                     min(max(min_width, int(np.ceil(max(min_fraction, head_fraction if g.id in head else 0.0)
+                                                     * g.size - 1e-9))), g.size)
                      for g in self.groups)
 
     # ------------------------------------------------------------------ cost model

@@ -20,7 +20,7 @@ SCALES = ("global", "group")
 def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: int = 1,
                   constraints: Sequence[LinearConstraint] = (), scale: str = "global",
                   min_fraction: float = 0.0, output_cost: float = 0.0,
-                  cost_profile: str | CostProfile | None = None) -> WidthProblem:
+                  cost_profile: str | CostProfile | None = None, head_fraction: float = 0.0) -> WidthProblem:
     """scale "global": one constant for all groups (scores compare across groups as estimated loss changes);
     "group": every group scaled to mean 1 (only the ranking inside a group matters, MACs decide between groups).
     The cost is MACs (+ output_cost per output element), or a target's predicted instructions (cost_profile)."""
@@ -36,6 +36,6 @@ def width_problem(graph: WidthGraph, scores: Sequence[np.ndarray], min_width: in
         return s / m if m > 0 else np.ones_like(s)
 
     sorted_scores = tuple(np.zeros(g.size) if g.fixed else np.sort(norm(scores[g.id]))[::-1] for g in graph.groups)
-    mins = graph.min_widths(min_width, min_fraction)
+    mins = graph.min_widths(min_width, min_fraction, head_fraction)
     return WidthProblem(sizes=tuple(graph.sizes), scores=sorted_scores, min_widths=mins, macs_const=const,
                         macs_unary=unary, macs_pair=pair, constraints=tuple(constraints))

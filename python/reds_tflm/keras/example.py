@@ -53,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="compare Taylor scores across groups (global) or only within a group (group)")
     p.add_argument("--min-fraction", type=float, default=0.25,
                    help="every narrowable group keeps at least this fraction of its channels at every budget")
+    p.add_argument("--head-min-fraction", type=float, default=0.0,
+                   help="the classifier's input group keeps at least this fraction of its channels at every budget "
+                        "(the REDS authors keep 60 of 64: 0.9375); default 0")
     p.add_argument("--finetune-lr", type=float, default=None, help="learning rate of the joint phase (default 1.5e-3)")
     p.add_argument("--distill", type=float, default=0.5,
                    help="distillation weight d: the subnetworks' losses are (1-d)*CE(labels) + d*CE(teacher); "
@@ -118,6 +121,7 @@ def check_options(args: argparse.Namespace) -> tuple[float, ...]:
                         "fractions must decrease strictly and stay above 0")
     checks = [("--seed", args.seed, 0 <= args.seed < 2 ** 32, "an integer in 0..2**32-1"),
               ("--min-fraction", args.min_fraction, 0 <= args.min_fraction < 1, "in [0, 1)"),
+              ("--head-min-fraction", args.head_min_fraction, 0 <= args.head_min_fraction <= 1, "in [0, 1]"),
               ("--distill", args.distill, 0 <= args.distill <= 1, "in [0, 1]"),
               ("--distill-temperature", args.distill_temperature, args.distill_temperature > 0, "> 0"),
               ("--finetune-lr", args.finetune_lr, args.finetune_lr is None or args.finetune_lr > 0, "> 0"),
@@ -159,6 +163,7 @@ def run_example(args: argparse.Namespace) -> Any:
     model = build(args.arch)
     cfg = TrainConfig(budgets=budgets, seed=args.seed, progress=not args.no_progress, mode=args.mode,
                       importance_norm=args.importance, score_scale=args.score_scale, min_fraction=args.min_fraction,
+                      head_min_fraction=args.head_min_fraction,
                       batch_size=preset.batch_size,
                       pretrain_epochs=args.epochs if args.epochs is not None else preset.pretrain_epochs,
                       finetune_epochs=args.finetune_epochs if args.finetune_epochs is not None

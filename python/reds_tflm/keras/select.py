@@ -55,7 +55,8 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
                   mode: str = "top-down", method: str = "auto", min_width: int = 1,
                   memory_limits: Sequence[float | None] | None = None, scale: str = "global",
                   min_fraction: float = 0.0, output_cost: float = 0.0,
-                  cost_profile: str | CostProfile | None = None, width_multiple: int = 1) -> list[list[int]]:
+                  cost_profile: str | CostProfile | None = None, width_multiple: int = 1,
+                  head_fraction: float = 0.0) -> list[list[int]]:
     """Nested widths (budget 0 = fraction 1 = the full network) for fractions of the cost (MACs, plus
     `output_cost` per output element, or a cost profile's predicted instructions), optional memory limits, widths
     in steps of `width_multiple` where a group's size allows (widths.block_sizes)."""
@@ -69,14 +70,14 @@ def select_widths(graph: WidthGraph, scores: Sequence[np.ndarray], fractions: Se
     budgets = [f * full for f in fr]
     if not memory_limits or all(m is None for m in memory_limits):
         problem = width_problem(graph, scores, min_width, scale=scale, min_fraction=min_fraction,
-                                cost_profile=cost)
+                                cost_profile=cost, head_fraction=head_fraction)
         sols = select_nested(problem, budgets, mode=mode, method=method, multiple=width_multiple)
         return [list(map(int, s.widths)) for s in sols]
     if len(memory_limits) != len(fr):
         raise BudgetError(f"{len(memory_limits)} memory limits for {len(fr)} budgets")
     problems = [width_problem(graph, scores, min_width,
                               memory_constraints(graph, m) if m is not None else (), scale, min_fraction,
-                              cost_profile=cost)
+                              cost_profile=cost, head_fraction=head_fraction)
                 for m in memory_limits]
     out: list[Solution | None] = [None] * len(fr)
     lo = np.array(problems[0].min_widths)

@@ -63,6 +63,7 @@ class TrainConfig:
     method: str = "auto"
     min_width: int = 1
     min_fraction: float = 0.0  # every narrowable group keeps at least this fraction of its units
+    head_min_fraction: float = 0.0  # the classifier's input group keeps at least this fraction (authors: 60/64)
     output_cost: float = 0.0  # budgets in MACs + this many MAC-equivalents per output element (0: MACs only)
     memory_limits: tuple[float | None, ...] | None = None  # peak activation bytes per budget (None: no limit)
     cost_profile: str | None = None  # e.g. "cortex-m4-dsp": budgets in the target's predicted instructions
@@ -274,7 +275,7 @@ def train(model: Any, train_data: Any, val_data: Any, budgets: Sequence[float] =
                             "the width graph")
         widths = select_widths(graph, sorted_scores(scores, perms), cfg.budgets, cfg.mode, cfg.method,
                                cfg.min_width, cfg.memory_limits, cfg.score_scale, cfg.min_fraction,
-                               cfg.output_cost, cfg.cost_profile, cfg.width_multiple)
+                               cfg.output_cost, cfg.cost_profile, cfg.width_multiple, cfg.head_min_fraction)
         if widths[0] != graph.sizes:
             raise RedsError(f"budget 0 must be the full network, but the memory limit narrowed it to {widths[0]}")
         state.update(phase="joint", epoch=0, widths=widths,
