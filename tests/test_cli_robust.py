@@ -243,3 +243,158 @@ def test_a_conv_carrying_another_ops_options_is_a_format_error():
     conv.builtinOptions = schema.StridedSliceOptionsT()
     with pytest.raises(ModelFormatError, match="carries StridedSliceOptions options, expected Conv2DOptions"):
         convert_model(tio.parse_model(tio.serialize_model(m)), name="corrupt.tflite")
+
+
+# ------------------------------------------------------------------------------------------------ inconsistent graphs
+# Structurally valid flatbuffers whose graph cannot be: each once reached an IndexError or ValueError in the width
+# graph, the importance scores or the permutation (exit 3), or killed the process inside the TFLM interpreter
+# (SIGFPE, SIGSEGV) during `run`. tflite_io.check_structure (op_checks) refuses them, naming the op and tensor.
+
+def _op(m, kind: str, nth: int = 0):
+    return [op for op in m.subgraphs[0].operators if tio.op_name(m, op) == kind][nth]
+
+
+def _reshape_const(m, j: int, shape, values=None) -> None:
+    t = m.subgraphs[0].tensors[j]
+    old = tio.buffer_of(m, t)
+    tio.set_buffer(m, j, np.resize(old, shape) if values is None else np.asarray(values, old.dtype))
+
+
+def _fc_weights_1d(m):
+    w = _op(m, "FULLY_CONNECTED", 1).inputs[1]
+    _reshape_const(m, w, (384,))
+
+
+def _conv_bias_short(m):
+    _reshape_const(m, _op(m, "CONV_2D").inputs[2], (7,))
+
+
+def _scales_beyond_the_channels(m):
+    q = m.subgraphs[0].tensors[_op(m, "CONV_2D").inputs[1]].quantization
+    q.scale = np.append(np.asarray(q.scale, np.float32), np.float32(0.01))
+    q.zeroPoint = np.zeros(len(q.scale), np.int64)
+
+
+def _no_zero_point(m):
+    m.subgraphs[0].tensors[m.subgraphs[0].operators[0].inputs[0]].quantization.zeroPoint = np.zeros(0, np.int64)
+
+
+def _conv_weights_5d(m):
+    _reshape_const(m, _op(m, "CONV_2D").inputs[1], (8, 3, 3, 1, 1))
+
+
+def _groups_not_dividing_the_outputs(m):
+    _reshape_const(m, _op(m, "CONV_2D", 2).inputs[1], (10, 1, 1, 1))
+
+
+def _optional_output(m):
+    op = _op(m, "ADD")
+    op.outputs = np.asarray([op.outputs[0], -1], np.int32)
+
+
+def _last_op_dropped(m):
+    m.subgraphs[0].operators.pop()
+
+
+def _pool_with_fc_options(m):
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    op = _op(m, "MAX_POOL_2D")
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.FullyConnectedOptions, \
+        schema.FullyConnectedOptionsT()
+
+
+def _pack_without_output(m):
+    _op(m, "PACK").outputs = np.zeros(0, np.int32)
+
+
+def _float_mean_axes(m):
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    j = _op(m, "MEAN").inputs[1]
+    m.subgraphs[0].tensors[j].type = schema.TensorType.FLOAT32
+    tio.set_buffer(m, j, np.asarray([1.0, 2.0], np.float32))
+
+
+def _add_with_one_input(m):
+    op = _op(m, "ADD")
+    op.inputs = np.asarray(op.inputs[:1], np.int32)
+
+
+def _pack_optional_input(m):
+    op = _op(m, "PACK")
+    op.inputs = np.asarray([op.inputs[0], -1], np.int32)
+
+
+def _mean_axes_against_output(m):
+    _reshape_const(m, _op(m, "MEAN").inputs[1], (1,), [1])
+
+
+def _pack_axis(m):
+    _op(m, "PACK").builtinOptions.axis = 2 ** 20
+
+
+def _bfloat16_activation(m):
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    m.subgraphs[0].tensors[_op(m, "MAX_POOL_2D").outputs[0]].type = schema.TensorType.BFLOAT16
+
+
+def _stride_0(m):
+    _op(m, "CONV_2D").builtinOptions.strideH = 0
+
+
+# (model, mode, converted first, edit, command, words of the message); the old symptom in the comment
+INCONSISTENT = {
+    "fc weights 1-D": ("mlp", "float32", False, _fc_weights_1d, "convert",  # IndexError in the width graph
+                       r"op 1 \(FULLY_CONNECTED\): weights tensor 4 .* of shape \[384\], expected \[outputs, inputs\]"),
+    "conv bias short": ("ds_cnn", "float32", False, _conv_bias_short, "convert",  # IndexError in the permutation
+                        r"op 0 \(CONV_2D\): bias tensor 13 .* of shape \[7\], expected \[8\]"),
+    "scales beyond the channels": ("ds_cnn", "int8", False, _scales_beyond_the_channels, "convert",  # ValueError
+                                   r"tensor \d+ .* of shape \[8, 3, 3, 1\] has 9 per-channel scales along dimension 0"),
+    "no zero point": ("mlp", "int8", True, _no_zero_point, "run",  # IndexError in the host runner
+                      r"tensor 0 .* has 1 quantisation scale\(s\) but 0 zero point\(s\)"),
+    "conv weights 5-D": ("ds_cnn", "float32", False, _conv_weights_5d, "run",  # SIGFPE in TFLM
+                         r"op 0 \(CONV_2D\): weights tensor 12 .* of shape \[8, 3, 3, 1, 1\], expected 4-D"),
+    "groups not dividing the outputs": ("ds_cnn", "float32", False, _groups_not_dividing_the_outputs, "run",  # SIGFPE
+                                        r"op 4 \(CONV_2D\): input tensor 17 .* has 12 channels, the weights .* read 1"),
+    "optional output": ("residual", "int8", True, _optional_output, "run",  # SIGSEGV in TFLM
+                        r"op 3 \(ADD\): output tensor index -1"),
+    "output never written": ("mlp", "int8", True, _last_op_dropped, "run",  # KeyError in the host runner
+                             r"graph output tensor 9 .* is written by no op"),
+    "pool with FC options": ("dynamic_batch", "float32", False, _pool_with_fc_options, "run",
+                             r"op 1 \(MAX_POOL_2D\): carries FullyConnectedOptions options, expected Pool2DOptions"),
+    "pack without output": ("dynamic_batch", "int8", True, _pack_without_output, "run",  # TFLM: exit 3, 3 lines
+                            r"op 5 \(PACK\): has no output tensor"),
+    "float MEAN axes": ("residual", "float32", False, _float_mean_axes, "run",  # TFLM's lines, then exit 3
+                        r"op 5 \(MEAN\): the tflite-micro interpreter cannot prepare it: .*axis->type"),
+    "ADD with one input": ("residual", "float32", False, _add_with_one_input, "convert",  # IndexError, width graph
+                           r"op 3 \(ADD\): expects 2 input\(s\) and one output, has inputs \[12\]"),
+    "PACK optional input": ("dynamic_batch", "float32", False, _pack_optional_input, "run",  # SIGSEGV in TFLM
+                            r"op 5 \(PACK\): input tensor index -1 in \[16, -1\]"),
+    "MEAN axes against output": ("residual", "float32", False, _mean_axes_against_output, "run",  # SIGSEGV
+                                 r"op 5 \(MEAN\): output tensor 17 .* of shape \[1, 8\], but reducing .* gives "
+                                 r"\[1, 3, 8\]"),
+    "PACK axis": ("dynamic_batch", "float32", False, _pack_axis, "run",  # SIGSEGV in TFLM
+                  r"op 5 \(PACK\): option axis = 1048576"),
+    "bfloat16 activation": ("dynamic_batch", "float32", False, _bfloat16_activation, "run",  # SIGSEGV, get_output
+                            r"op 1 \(MAX_POOL_2D\) tensor 13 .* has type BFLOAT16"),
+    "stride 0": ("ds_cnn", "float32", False, _stride_0, "run",  # SIGFPE in TFLM
+                 r"op 0 \(CONV_2D\): option strideH = 0, expected a positive integer"),
+}
+
+
+@pytest.mark.parametrize("case", list(INCONSISTENT))
+def test_inconsistent_graph_is_one_line_exit_2(tmp_path, case):
+    import re
+    name, mode, reds, edit, cmd, words = INCONSISTENT[case]
+    m = tio.parse_model(models.tflite_model(name, mode))
+    if reds:
+        m = convert_model(m, budgets=[1.0, 0.5]).model
+    t = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]
+    x = np.zeros(tio.tensor_shape(t), tio.NUMPY_DTYPES[t.type])
+    edit(m)
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(tio.serialize_model(m))
+    np.save(tmp_path / "x.npy", x)
+    args = {"convert": ["-o", str(tmp_path / "o.tflite")], "run": ["--input", str(tmp_path / "x.npy")]}[cmd]
+    err = one_clean_line(run_cli(cmd, str(path), *args))
+    assert str(path) in err and re.search(words, err), err
+    assert not (tmp_path / "o.tflite").exists()

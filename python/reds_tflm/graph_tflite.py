@@ -59,6 +59,9 @@ def validate_model(model: schema.ModelT, name: str = "model") -> None:
             if tio.buffer_of(model, w) is None:
                 raise UnsupportedModelError(f"{name}: op {i} ({oname}) has non-constant weights "
                                             f"(tensor {op.inputs[1]} '{tio.tensor_name(w)}')")
+            if COMPUTE_OPS[oname] == CONV and tio.tensor_shape(x)[3] != tio.tensor_shape(w)[3]:
+                raise UnsupportedModelError(f"{name}: op {i} ({oname}) is a grouped convolution (input "
+                                            f"{tio.tensor_shape(x)}, weights {tio.tensor_shape(w)}): not supported")
             if x.type != w.type:
                 raise UnsupportedModelError(
                     f"{name}: op {i} ({oname}) mixes {tio.TENSOR_TYPE_NAMES[x.type]} activations with "

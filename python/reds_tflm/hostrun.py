@@ -12,11 +12,15 @@ into a one-op model whose interpreter is cached. No builtin kernel is re-impleme
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import os
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from tflite_micro.python.tflite_micro import runtime
@@ -59,6 +63,32 @@ def _arena_size(model_bytes: bytes, tensors: Sequence[schema.TensorT]) -> int:
     return max(len(model_bytes) * 10, 2 * act + 64 * 1024)
 
 
+@contextlib.contextmanager
+def _tflm_messages(what: str) -> Iterator[None]:
+    """Collect what TFLM prints on the process's stderr (MicroPrintf writes to file descriptor 2) while the block
+    runs: when the interpreter fails (a RuntimeError saying only that it failed), its own lines go into one
+    UnsupportedModelError; when it succeeds they are passed on unchanged."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as cap:
+        os.dup2(cap.fileno(), 2)
+        failure: Exception | None = None
+        try:
+            yield
+        except Exception as exc:  # the interpreter raises RuntimeError with a generic message
+            failure = exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            cap.seek(0)
+            text = cap.read().decode(errors="replace")
+    if failure is None:
+        sys.stderr.write(text)
+        return
+    said = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    raise UnsupportedModelError(f"{what}: {failure}" + (f" ({said})" if said else "")) from None
+
+
 class HostRunner:
     """A parsed REDS model with its per-op state (parsed options, cached one-op interpreters)."""
 
@@ -77,6 +107,14 @@ class HostRunner:
             data = tio.buffer_of(self.model, t)
             if data is not None:
                 self.constants[i] = data
+        for i, op in enumerate(self.sub.operators or []):  # the interpreter's Python side crashes on other types
+            for j in [*(op.inputs if op.inputs is not None else []), *(op.outputs if op.outputs is not None else [])]:
+                t = self.tensors[j] if j >= 0 else None
+                if t is not None and t.type not in tio.NUMPY_DTYPES:
+                    raise UnsupportedModelError(
+                        f"{name}: op {i} ({tio.op_name(self.model, op)}) tensor {j} ({tio.tensor_name(t)}) has type "
+                        f"{tio.TENSOR_TYPE_NAMES.get(t.type, t.type)}; the host runner handles "
+                        f"{', '.join(tio.TENSOR_TYPE_NAMES[k] for k in tio.NUMPY_DTYPES)}")
         self.ops: list[_RedsOp | _BuiltinOp | None] = [None] * len(self.sub.operators or [])
         self.budgets = 1
         counts = set()
@@ -169,10 +207,8 @@ class HostRunner:
         sub.outputs = list(new_op.outputs)
         m.subgraphs = [sub]
         data = tio.serialize_model(m)
-        try:
+        with _tflm_messages(f"{where}: the tflite-micro interpreter cannot prepare it"):
             interp = runtime.Interpreter.from_bytes(data, arena_size=_arena_size(data, sub.tensors))
-        except Exception as exc:  # the interpreter raises RuntimeError with TFLM's own message
-            raise UnsupportedModelError(f"{where}: the tflite-micro interpreter cannot prepare it: {exc}") from None
         dtypes = [np.dtype(tio.NUMPY_DTYPES[self.tensors[j].type]) for j in feeds]
         entry = _BuiltinOp(interp, feeds, dtypes)
         self.ops[i] = entry
@@ -214,7 +250,9 @@ class HostRunner:
                                            f"({tio.tensor_name(self.tensors[j])}) is declared "
                                            f"{tio.tensor_shape(self.tensors[j])} but holds {values[j].shape}")
                 entry.interpreter.set_input(np.asarray(values[j], dtype=entry.dtypes[k], order="C"), k)  # keeps 0-d
-            entry.interpreter.invoke()
+            with _tflm_messages(f"{self.name}: op {i} ({tio.op_name(self.model, op)}): the tflite-micro "
+                                "interpreter cannot run it"):
+                entry.interpreter.invoke()
             for k, j in enumerate(op.outputs):
                 out = np.array(entry.interpreter.get_output(k))
                 shape = tio.tensor_shape(self.tensors[j])

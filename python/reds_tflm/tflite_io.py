@@ -75,7 +75,14 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
     """Every index the readers follow points at something, and every constant holds as many bytes as its shape
     and type need: a corrupt file (a flipped byte) is then a ModelFormatError naming the entry instead of an
     IndexError deep in a reader, or an abort inside the TFLM interpreter."""
+    from . import op_checks  # it reads models through this module's accessors
     n_buf, n_codes = len(model.buffers or []), len(model.operatorCodes or [])
+    for ci, oc in enumerate(model.operatorCodes or []):
+        if oc.customCode is not None:
+            try:
+                bytes(oc.customCode).decode("utf-8")
+            except (UnicodeDecodeError, TypeError):
+                raise ModelFormatError(f"{name}: operator code {ci} has an undecodable custom code") from None
     for i, m in enumerate(model.metadata or []):
         if not 0 <= m.buffer < n_buf:
             raise ModelFormatError(f"{name}: metadata {i} points at buffer {m.buffer}, the model has {n_buf}")
@@ -102,6 +109,7 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
                     raise ModelFormatError(f"{where}: tensor {ti} ({tensor_name(t)}) of shape {shape} and type "
                                            f"{TENSOR_TYPE_NAMES.get(t.type, t.type)} needs {need} bytes, its "
                                            f"buffer {t.buffer} holds {len(data)}")
+            op_checks.check_quantization(where, ti, t)
         for what, idx in (("input", sg.inputs), ("output", sg.outputs)):
             for j in (idx if idx is not None else []):
                 if not 0 <= j < len(tensors):
@@ -118,14 +126,15 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
         for oi, op in enumerate(sg.operators or []):
             shapes = [tensor_shape(tensors[j]) for j in (op.inputs if op.inputs is not None else []) if j >= 0]
             outs = [tensor_shape(tensors[j]) for j in (op.outputs if op.outputs is not None else []) if j >= 0]
+            op_checks.check_op(f"{where}: op {oi} ({op_name(model, op)})", model, sg, op)
             if outs:
                 check_op_shapes(f"{where}: op {oi} ({op_name(model, op)})", op_name(model, op), shapes, outs[0])
-    for ci, oc in enumerate(model.operatorCodes or []):
-        if oc.customCode is not None:
-            try:
-                bytes(oc.customCode).decode("utf-8")
-            except (UnicodeDecodeError, TypeError):
-                raise ModelFormatError(f"{name}: operator code {ci} has an undecodable custom code") from None
+        known = {int(j) for op in sg.operators or [] for j in (op.outputs if op.outputs is not None else [])}
+        known.update(int(j) for j in (sg.inputs if sg.inputs is not None else []))
+        for j in (sg.outputs if sg.outputs is not None else []):
+            if j not in known and buffer_of(model, tensors[j]) is None:
+                raise ModelFormatError(f"{where}: graph output tensor {j} ({tensor_name(tensors[j])}) is written by "
+                                       "no op (and is neither a graph input nor a constant)")
 
 
 # Builtin ops whose output shape follows from their inputs: checked on every parse, because the TFLM interpreter
