@@ -65,7 +65,8 @@ VARIANTS = {"default": (0.0, 0.0, None, 1), "min_fraction_0.25": (0.25, 0.0, Non
 PROFILE_DIR = ROOT / "python" / "reds_tflm" / "profiles"
 # REDS models trained on real data, measured as they are (their own widths): DS-CNN S on Fashion-MNIST, the model
 # of benchmarks/train_fashion.py --seed 3 (the recipe's defaults; int8 91.50 / 91.55 / 90.85 / 89.37 %).
-TRAINED = {"ds_cnn_s_fashion": ROOT / "benchmarks" / "models" / "ds_cnn_s_fashion.reds.tflite"}
+TRAINED = {"ds_cnn_s_fashion": ROOT / "benchmarks" / "models" / "ds_cnn_s_fashion.reds.tflite",
+           "ds_cnn_s_vision_fashion": ROOT / "benchmarks" / "models" / "ds_cnn_s_vision_fashion.reds.tflite"}
 
 
 def keras_models(seed: int = SEED) -> dict:
