@@ -59,8 +59,8 @@ class Layer:
             return (self.x_shape[0], self.out_channels)
         n, h, w, _ = self.x_shape
         kh, kw = self.weights.shape[1], self.weights.shape[2]
-        return (n, _out_size(self.padding, h, kh, self.stride[0], self.dilation[0]),
-                _out_size(self.padding, w, kw, self.stride[1], self.dilation[1]), self.out_channels)
+        return (n, tio.conv_out_size(self.padding, h, kh, self.stride[0], self.dilation[0]),
+                tio.conv_out_size(self.padding, w, kw, self.stride[1], self.dilation[1]), self.out_channels)
 
     def options(self, out_widths: list[int], in_widths: list[int]) -> RedsOptions:
         o = RedsOptions(op=CUSTOM_CODE[self.kind], out_widths=list(out_widths), in_widths=list(in_widths),
@@ -72,11 +72,6 @@ class Layer:
             o.stride_h, o.stride_w = self.stride
             o.dilation_h, o.dilation_w = self.dilation
         return o
-
-
-def _out_size(padding: int, size: int, k: int, stride: int, dilation: int) -> int:
-    eff = (k - 1) * dilation + 1
-    return (size + stride - 1) // stride if padding == 0 else (size + stride - eff) // stride
 
 
 # ------------------------------------------------------------------------------------------------ slicing
@@ -292,8 +287,8 @@ def random_layer(rng: np.random.Generator, kind: str, int8: bool, per_channel: b
         # reference kernels and ours both define it, and it exercises the index arithmetic.
         while True:
             h, w = int(rng.integers(1, 8)), int(rng.integers(1, 8))
-            if _out_size(padding, h, kh, stride[0], dilation[0]) >= 1 and \
-                    _out_size(padding, w, kw, stride[1], dilation[1]) >= 1:
+            if tio.conv_out_size(padding, h, kh, stride[0], dilation[0]) >= 1 and \
+                    tio.conv_out_size(padding, w, kw, stride[1], dilation[1]) >= 1:
                 break
         x_shape = (int(rng.integers(1, 3)), h, w, c)
         out_c = c if kind == DW else int(rng.integers(1, max_c + 1))

@@ -12,36 +12,30 @@ from __future__ import annotations
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
+from . import graph_tflite as gt  # the op vocabulary the width graph reads
 from . import tflite_io as tio
 from .errors import ModelFormatError
+from .graph import CONV, FC
 
-FC_OPS = {"FULLY_CONNECTED", "CUSTOM:REDS_FC"}
-CONV_OPS = {"CONV_2D", "CUSTOM:REDS_Conv"}
-DWCONV_OPS = {"DEPTHWISE_CONV_2D", "CUSTOM:REDS_DWConv"}
-COMPUTE_OPS = FC_OPS | CONV_OPS | DWCONV_OPS
-POOL_OPS = {"MAX_POOL_2D", "AVERAGE_POOL_2D", "L2_POOL_2D"}
+COMPUTE_OPS = gt.COMPUTE_OPS  # builtin and REDS names -> FC / CONV / DWCONV
+POOL_OPS = gt.POOLS
+REDUCE_OPS = gt.REDUCES
 # (least, most) inputs of the builtins whose inputs the width graph and the host runner read by position
-ARITY = {**{k: (1, 1) for k in ("RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH", "HARD_SWISH",
-                                "LEAKY_RELU", "ELU", "QUANTIZE", "DEQUANTIZE", "ABS", "NEG", "SQUARE", "SQRT", "RSQRT",
-                                "EXP", "LOG", "SOFTMAX", "SQUEEZE", *POOL_OPS)},
-         **{k: (2, 2) for k in ("PRELU", "PAD", "MIRROR_PAD", "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN",
-                                "REDUCE_PROD", "EXPAND_DIMS", "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM",
-                                "SQUARED_DIFFERENCE")},
+ARITY = {**{k: (1, 1) for k in (gt.CHANNELWISE_UNARY - {"PRELU"}) | {"SOFTMAX", "SQUEEZE"} | POOL_OPS},
+         **{k: (2, 2) for k in {"PRELU", "EXPAND_DIMS"} | (gt.PADS - {"PADV2"}) | REDUCE_OPS | gt.BINARY},
          "PADV2": (2, 3), "RESHAPE": (1, 2)}
 # options tables named otherwise than the op (the rest: CONV_2D carries Conv2DOptions, and so on)
 OPTIONS_OF = {**{k: "Pool2DOptions" for k in POOL_OPS},
-              **{k: "ReducerOptions" for k in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY",
-                                                "REDUCE_ALL")}}
+              **{k: "ReducerOptions" for k in REDUCE_OPS | {"REDUCE_ANY", "REDUCE_ALL"}}}
 _OPTION_NAMES = {k.lower(): (k, v) for k, v in vars(schema.BuiltinOptions).items()
                  if not k.startswith("_") and isinstance(v, int)}
-REDUCE_OPS = {"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"}
 # builtins with inputs that may be left out (index -1): biases, the recurrent ops' optional gates and states
 OPTIONAL_INPUT_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D",
                       "CONV_3D_TRANSPOSE", "RESHAPE", "PADV2", "LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM",
                       "BIDIRECTIONAL_SEQUENCE_LSTM", "RNN", "UNIDIRECTIONAL_SEQUENCE_RNN",
                       "BIDIRECTIONAL_SEQUENCE_RNN", "SVDF", "BATCH_MATMUL"}
 # refused by every reader with a message of their own (graph_tflite.validate_model: control flow, resources)
-REFUSED_OPS = {"WHILE", "IF", "CALL_ONCE", "CALL", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"}
+REFUSED_OPS = gt.REFUSED_CONTROL_FLOW | gt.REFUSED_RESOURCES
 NO_OUTPUT_OPS = {"ASSIGN_VARIABLE", "CALL_ONCE", "CALL", "IF", "WHILE"}  # builtins that may write nothing
 PADDING_NAMES = {schema.Padding.SAME: "SAME", schema.Padding.VALID: "VALID"}
 
@@ -171,7 +165,7 @@ def _check_compute(where: str, kind: str, model: schema.ModelT, sg: schema.SubGr
     for j, s in ((x, xs), (w, ws), (y, ys)):
         if 0 in s:
             raise ModelFormatError(f"{where}: {_t(sg, j)} has a dimension of size 0")
-    if kind in FC_OPS:
+    if COMPUTE_OPS[kind] == FC:
         if len(ws) != 2:
             raise ModelFormatError(f"{where}: weights {_t(sg, w)}, expected [outputs, inputs]")
         o_ch, row = ws
@@ -187,7 +181,7 @@ def _check_compute(where: str, kind: str, model: schema.ModelT, sg: schema.SubGr
         for j, s, what in ((x, xs, "input"), (w, ws, "weights"), (y, ys, "output")):
             if len(s) != 4:
                 raise ModelFormatError(f"{where}: {what} {_t(sg, j)}, expected 4-D")
-        if kind in CONV_OPS:
+        if COMPUTE_OPS[kind] == CONV:
             o_ch, w_axis = ws[0], 0
             if xs[3] % ws[3] or o_ch % (xs[3] // ws[3]):  # several groups: each reads ws[3], writes o_ch/groups
                 raise ModelFormatError(f"{where}: input {_t(sg, x)} has {xs[3]} channels, the weights {_t(sg, w)} "
@@ -233,8 +227,7 @@ def _check_spatial(where: str, o, xs: tuple[int, ...], kernel, ys: tuple[int, ..
         raise ModelFormatError(f"{where}: option padding = {o.padding}, expected SAME (0) or VALID (1)")
     for axis, k, stride, dil in ((1, kernel[0], o.strideH, dilation[0]), (2, kernel[1], o.strideW, dilation[1])):
         size, k, stride, dil = xs[axis], int(k), int(stride), int(dil)
-        out = (size + stride - 1) // stride if o.padding == schema.Padding.SAME else \
-            (size - (k - 1) * dil - 1 + stride) // stride
+        out = tio.conv_out_size(int(o.padding), size, k, stride, dil)
         if out != ys[axis]:
             raise ModelFormatError(f"{where}: output {'height' if axis == 1 else 'width'} {ys[axis]} (shape "
                                    f"{list(ys)}) differs from the {out} given by the input {list(xs)}, the "

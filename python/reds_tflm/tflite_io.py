@@ -126,9 +126,10 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
         for oi, op in enumerate(sg.operators or []):
             shapes = [tensor_shape(tensors[j]) for j in (op.inputs if op.inputs is not None else []) if j >= 0]
             outs = [tensor_shape(tensors[j]) for j in (op.outputs if op.outputs is not None else []) if j >= 0]
-            op_checks.check_op(f"{where}: op {oi} ({op_name(model, op)})", model, sg, op)
+            kind = op_name(model, op)
+            op_checks.check_op(f"{where}: op {oi} ({kind})", model, sg, op)
             if outs:
-                check_op_shapes(f"{where}: op {oi} ({op_name(model, op)})", op_name(model, op), shapes, outs[0])
+                check_op_shapes(f"{where}: op {oi} ({kind})", kind, shapes, outs[0])
         known = {int(j) for op in sg.operators or [] for j in (op.outputs if op.outputs is not None else [])}
         known.update(int(j) for j in (sg.inputs if sg.inputs is not None else []))
         for j in (sg.outputs if sg.outputs is not None else []):
@@ -304,6 +305,12 @@ def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
         cc = cc.decode() if isinstance(cc, (bytes, bytearray)) else str(cc)
         return f"CUSTOM:{cc}"
     return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def conv_out_size(padding: int, size: int, k: int, stride: int, dilation: int) -> int:
+    """Output height or width of a conv or pool as TFLite computes it (padding 0 SAME, 1 VALID)."""
+    eff = (k - 1) * dilation + 1
+    return (size + stride - 1) // stride if padding == schema.Padding.SAME else (size + stride - eff) // stride
 
 
 def tensor_name(t: schema.TensorT) -> str:
