@@ -111,80 +111,132 @@ REDS_NOINLINE static void dw3x3_groups_s8(const reds_conv_dims *d, const int8_t 
   }
 }
 
-/* Input columns a lane's row buffers hold (dw3x3_lane_s8: 3 rows on the stack); wider layers keep the partial group. */
-#define REDS_DW_LANE_MAX_COLS 132
+/* Input columns a lane's row buffers hold (REDS_DW_LANE_STRIDE bytes per row, one slack byte for the last pixel's
+ * word load and word-rounded); wider layers keep the groups. */
+#define REDS_DW_LANE_MAX_COLS (REDS_DW_LANE_STRIDE - 4)
+
+/* Input row iy of one channel (src: its first inside column; C bytes between pixels) into both of its slots
+ * (dst and dst + 3 row strides, see dw3x3_lane_s8): n bytes, four per word store. */
+static inline void lane_row_s8(int8_t *dst, const int8_t *src, int32_t C, int32_t n) {
+  enum { S = 3 * REDS_DW_LANE_STRIDE };
+  for (; n >= 4; n -= 4, dst += 4, src += 4 * (size_t)C) {
+    const uint32_t word = (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[C] << 8 |
+                          (uint32_t)(uint8_t)src[2 * C] << 16 | (uint32_t)(uint8_t)src[3 * C] << 24;
+    memcpy(dst, &word, 4);
+    memcpy(dst + S, &word, 4);
+  }
+  for (; n > 0; --n, ++dst, src += C) {
+    REDS_KEEP_LOOP();
+    dst[0] = dst[S] = *src;
+  }
+}
+
+/* n output pixels of a lane one at a time (stride 2, or the last of an odd row), from the window's first buffer p
+ * (pixels sw bytes apart) and the kernel kp of reds_dw3x3_lane_pairs_s8: per kernel row one word load, SXTB16
+ * gives taps (0, 2), SXTB16 ROR 8 taps (1, 3), one SMLAD and one SMLABB add the three products (the fourth byte
+ * meets no weight). Out of line: its kernel and requantisation values, hoisted, crowded the row loop's registers. */
+REDS_NOINLINE static void lane_pixels_s8(const int8_t *p, int32_t n, int32_t sw, const uint32_t kp[12], int8_t *y,
+                                         int32_t C) {
+  enum { L = REDS_DW_LANE_STRIDE };
+  reds_requant_ch rq;
+  memcpy(&rq, kp + 8, sizeof rq);
+  for (; n > 0; --n, p += sw, y += C) {
+    const uint32_t r0 = reds_m4_load4(p), r1 = reds_m4_load4(p + L), r2 = reds_m4_load4(p + 2 * L);
+    int32_t acc = __smlad(__sxtb16(r0), kp[0], (int32_t)kp[6]);
+    acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r0), (int32_t)kp[1], acc);
+    acc = __smlad(__sxtb16(r1), kp[2], acc);
+    acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r1), (int32_t)kp[3], acc);
+    acc = __smlad(__sxtb16(r2), kp[4], acc);
+    acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r2), (int32_t)kp[5], acc);
+    *y = (int8_t)reds_sat_s8(reds_requant_fast(acc, &rq));
+  }
+}
+
+/* reds_dw3x3_lane_pairs_s8 out of line: inlined, its twelve registers pushed the row loop's values to the stack. */
+REDS_NOINLINE static void lane_pairs_s8(const int8_t *p, const int8_t *end, const uint32_t kp[12], int8_t *y,
+                                        int32_t C) {
+  reds_dw3x3_lane_pairs_s8(p, end, kp, y, C);
+}
 
 /* One channel c of a 3x3, dilation 1 depthwise over the whole image (x, w, y point at channel c; C bytes between
- * pixels): the channels past the last whole group of four. As a four-lane group such a channel cost what four do
- * (about 150 instructions per pixel; ds_cnn's 14x14 layer cut to one channel: 29,459 in the group loop). Alone,
- * each output row's three input rows of the channel are copied into contiguous buffers with the input zero point in
- * the padding columns and rows, so that every pixel, border or not, is three word loads: per kernel row SXTB16
- * gives taps (0, 2), SXTB16 ROR 8 taps (1, 3), and one SMLAD and one SMLABB add the three products (the fourth byte
- * meets a zero weight half). The taps go in raw and the bias holds the input offset times the weight sum: a padding
- * tap, the zero point, adds (zp + offset) * w = 0, as TFLM skips it. cols: the buffers' length, (out_w - 1) *
- * stride + 3 (<= REDS_DW_LANE_MAX_COLS, checked by the caller). */
+ * pixels), on row buffers of that channel alone so that every pixel, border or not, is word loads: at stride 1 two
+ * pixels per word and kernel row (reds_dw3x3_lane_pairs_s8, 45 instructions per pair), otherwise, and for a last
+ * odd pixel, one (per kernel row SXTB16 gives taps (0, 2), SXTB16 ROR 8 taps (1, 3), and one SMLAD and one SMLABB
+ * add the three products). The taps go in raw and the bias holds the input offset times the weight sum: a padding
+ * tap, the zero point, adds (zp + offset) * w = 0, as TFLM skips it.
+ * rows: six buffers of REDS_DW_LANE_STRIDE bytes, every byte the input zero point when the op starts (the caller
+ * fills them once; padding columns are never written, so they stay so). Input row iy lives in buffers iy mod 3 and
+ * iy mod 3 + 3, written once as a gathered word to both, so that the three rows of any output row are three
+ * consecutive buffers (from iy0 mod 3) and nothing is copied when the window moves down. cols: the buffers' length,
+ * (out_w - 1) * stride + 3 (<= REDS_DW_LANE_MAX_COLS, checked by the caller). */
 REDS_NOINLINE static void dw3x3_lane_s8(const reds_conv_dims *d, const int8_t *x, const int8_t *w, int32_t bias,
-                                        const reds_requant_ch *q, int8_t *y, int32_t off, int32_t cols) {
+                                        const reds_requant_ch *q, int8_t *y, int32_t off, int32_t cols,
+                                        int8_t *rows) {
+  enum { L = REDS_DW_LANE_STRIDE };
   const int32_t C = d->in_c, in_w = d->in_w, sw = d->stride_w, pw = d->pad_w;
-  const int8_t zp = (int8_t)(-off);
-  /* rows at a word-aligned stride L, each with one slack byte for the word load of its last pixel */
-  enum { L = (REDS_DW_LANE_MAX_COLS + 4) & ~3 };
-  int8_t rows[3 * L];
-  uint32_t w02[3], w1;
+  /* the kernel as reds_dw3x3_lane_pairs_s8 reads it: per row (k0, k2) and k1, the raw-tap bias, the requantisation */
+  uint32_t kp[12] __attribute__((aligned(8)));
   int32_t sum = 0;
   for (int r = 0; r < 3; ++r) {
     const int8_t *k = w + (size_t)r * 3 * C;
-    w02[r] = reds_m4_pair16(k[0], k[2 * C]);
+    kp[2 * r] = reds_m4_pair16(k[0], k[2 * C]);
+    kp[2 * r + 1] = reds_m4_pair16(k[C], 0);
     sum += k[0] + k[C] + k[2 * C];
   }
-  w1 = reds_m4_pair16(w[C], w[4 * C]); /* kernel rows 0 and 1's middle taps; row 2's below */
-  const uint32_t w1r2 = (uint32_t)w[7 * C] & 0xFFFFu;
-  const int32_t bias_raw = (int32_t)((uint32_t)bias + (uint32_t)(off * sum));
-  const reds_requant_ch rq = *q;
+  kp[6] = (uint32_t)bias + (uint32_t)(off * sum);
+  kp[7] = 0;
+  memcpy(kp + 8, q, sizeof *q);
   const int32_t c0 = pw < cols ? pw : cols, c1 = pw + in_w < cols ? pw + in_w : cols; /* columns inside */
+  const int32_t pairs = sw == 1 ? d->out_w & ~1 : 0; /* pixels the pair loop does per row */
+  const int32_t n_in = c1 - c0, sh = d->stride_h, s_step = sh % 3;
+  const int32_t s_first = (3 - d->pad_h % 3) % 3; /* the buffer of input row -pad_h (pad_h >= 0) */
+  const size_t row_bytes = (size_t)in_w * C;
   for (int32_t b = 0; b < d->batches; ++b) {
-    const int8_t *img = x + (size_t)b * d->in_h * in_w * C;
-    int32_t prev = -d->in_h - 8; /* first input row of the rows buffered for the last output row: none yet */
-    for (int32_t oy = 0; oy < d->out_h; ++oy) {
-      const int32_t iy0 = oy * d->stride_h - d->pad_h;
-      for (int32_t r = 0; r < 3; ++r) {
-        int8_t *dst = rows + r * L;
-        const int32_t iy = iy0 + r, held = iy - prev; /* the buffer row that holds input row iy, if < 3 */
-        if (held < 3) { /* held > r: rows move up, earlier ones first */
-          reds_copy_s8(dst, rows + held * L, cols + 1);
-          continue;
-        }
-        if (iy < 0 || iy >= d->in_h) {
-          reds_fill_s8(dst, zp, cols + 1);
-          continue;
-        }
-        const int8_t *src = img + (size_t)iy * in_w * C;
-        int32_t j = 0;
-        for (; j < c0; ++j) {
-          REDS_KEEP_LOOP(); /* one or two bytes: no memset call */
-          dst[j] = zp;
-        }
-        for (const int8_t *s = src + (size_t)(j - pw) * C; j < c1; ++j, s += C) dst[j] = *s;
-        for (; j <= cols; ++j) {
-          REDS_KEEP_LOOP();
-          dst[j] = zp;
+    const int8_t *img = x + (size_t)b * d->in_h * row_bytes + (size_t)(c0 - pw) * C;
+    /* the next input row to buffer, its buffer and source; the window's first buffer */
+    int32_t have = -d->pad_h, s_have = s_first, s_win = s_first;
+    const int8_t *src = img + (ptrdiff_t)have * (ptrdiff_t)row_bytes;
+    int8_t *yr = y + (size_t)b * d->out_h * d->out_w * C;
+    for (int32_t oy = 0, iy_end = 3 - d->pad_h; oy < d->out_h; ++oy, iy_end += sh) {
+      for (; have < iy_end; ++have, src += row_bytes, s_have = s_have == 2 ? 0 : s_have + 1) {
+        int8_t *dst = rows + s_have * L + c0;
+        if ((uint32_t)have < (uint32_t)d->in_h) {
+          lane_row_s8(dst, src, C, n_in);
+        } else { /* a padding row: the zero point where the last channel or row left data */
+          reds_fill_s8(dst, (int8_t)(-off), n_in);
+          reds_fill_s8(dst + 3 * L, (int8_t)(-off), n_in);
         }
       }
-      prev = iy0;
-      int8_t *yr = y + ((size_t)b * d->out_h + oy) * d->out_w * C;
-      const int8_t *p = rows;
-      for (int32_t ox = 0; ox < d->out_w; ++ox, p += sw, yr += C) {
-        const uint32_t r0 = reds_m4_load4(p), r1 = reds_m4_load4(p + L), r2 = reds_m4_load4(p + 2 * L);
-        int32_t acc = __smlad(__sxtb16(r0), w02[0], bias_raw);
-        acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r0), (int32_t)w1, acc);
-        acc = __smlad(__sxtb16(r1), w02[1], acc);
-        acc = __smlabt((int32_t)reds_m4_sxtb16_ror8(r1), (int32_t)w1, acc);
-        acc = __smlad(__sxtb16(r2), w02[2], acc);
-        acc = __smlabb((int32_t)reds_m4_sxtb16_ror8(r2), (int32_t)w1r2, acc);
-        *yr = (int8_t)reds_sat_s8(reds_requant_fast(acc, &rq));
+      const int8_t *p = rows + s_win * L;
+      s_win += s_step;
+      if (s_win >= 3) s_win -= 3;
+      if (pairs > 0) lane_pairs_s8(p, p + pairs, kp, yr, C);
+      p += pairs; /* pairs > 0: stride 1 */
+      yr += (size_t)pairs * C;
+      if (pairs < d->out_w) {
+        lane_pixels_s8(p, d->out_w - pairs, sw, kp, yr, C);
+        yr += (size_t)(d->out_w - pairs) * C;
       }
     }
   }
+}
+
+/* Channels c0..c1-1 as lanes, with their row buffers (816 bytes of stack, only on this path). */
+REDS_NOINLINE static void dw3x3_lanes_s8(const reds_conv_dims *d, const int8_t *input, const int8_t *w,
+                                         const int32_t *bias, const reds_requant_ch *ch, int8_t *output, int32_t off,
+                                         int32_t cols, int32_t c0, int32_t c1) {
+  int8_t rows[6 * REDS_DW_LANE_STRIDE] __attribute__((aligned(4)));
+  reds_fill_s8(rows, (int8_t)(-off), (int32_t)sizeof rows);
+  for (int32_t c = c0; c < c1; ++c) dw3x3_lane_s8(d, input + c, w + c, bias[c], ch + c, output + c, off, cols, rows);
+}
+
+/* Whether, at stride 1, every channel as a lane costs less than the groups of four: per output row a lane costs
+ * about 100 instructions of bookkeeping, 4 per input byte it buffers and 45 per pixel pair (one pixel alone about
+ * 40), against about 37 per pixel and channel in a group with its border pixels (measured on 14x14 layers: 432,601
+ * instructions for 64 lanes, 470,447 for 16 groups). Rows of 7 pixels stay with the groups, rows of 14 go by lanes. */
+static int dw3x3_lanes_s1_pay(const reds_conv_dims *d, int32_t cols) {
+  const int32_t w = d->out_w;
+  return 100 + 4 * cols * d->stride_h + 45 * (w >> 1) + 40 * (w & 1) < 37 * w;
 }
 
 /* Whether n lanes (dw3x3_lane_s8) cost less than one more group of four: a group costs about 150 instructions per
@@ -236,13 +288,18 @@ REDS_ALWAYS_INLINE int dwconv_s8_run(const reds_conv_dims *d, const reds_requant
 #if defined(REDS_ARCH_CORTEX_M4)
   if (interior3x3 && fast && bias != NULL) {
     const int32_t cols = (dd.out_w - 1) * dd.stride_w + 3;
-    const int lanes = c4 < out_width && cols <= REDS_DW_LANE_MAX_COLS && dw3x3_lanes_pay(&dd, out_width - c4, cols);
-    const int32_t c_run = lanes || c4 == out_width || c4 + 4 > C ? c4 : c4 + 4;
+    const int fits = cols <= REDS_DW_LANE_MAX_COLS;
+    /* the channels from c_lane on go by lanes: all of them at stride 1 on wide enough rows, else those past the
+     * last group where that is cheaper */
+    const int32_t c_lane = fits && dd.stride_w == 1 && dw3x3_lanes_s1_pay(&dd, cols) ? 0
+                           : fits && c4 < out_width && dw3x3_lanes_pay(&dd, out_width - c4, cols) ? c4
+                                                                                                    : out_width;
+    const int lanes = c_lane < out_width;
+    const int32_t c_run = lanes ? c_lane : c4 == out_width || c4 + 4 > C ? c4 : c4 + 4;
     if (c_run > 0) dw3x3_groups_s8(&dd, input, weights, bias, v.ch, output, off, c_run);
     c_first = c_run;
     if (lanes) {
-      for (int32_t c = c4; c < out_width; ++c)
-        dw3x3_lane_s8(&dd, input + c, weights + c, bias[c], v.ch + c, output + c, off, cols);
+      dw3x3_lanes_s8(&dd, input, weights, bias, v.ch, output, off, cols, c_lane, out_width);
       c_first = out_width;
     }
   }

@@ -58,6 +58,15 @@ def layers(seed: int = 0) -> list:
         # lanes: 1..3 channels past the last group of four, SAME borders, stride 2, no activation (fast form)
         L(REDS_DWCONV, "dw3x3_s2_lanes", rng, in_c=10, out_c=10, out_widths=[10, 5, 1], in_widths=[10, 5, 1],
           hw=(9, 8), kernel=(3, 3), stride=(2, 2)),
+        # stride 1, fast form, rows wide enough for lanes (dw3x3_lanes_s1_pay): every channel a lane, pixel pairs
+        # per word (an odd last pixel alone), SAME borders
+        L(REDS_DWCONV, "dw3x3_s1_lanes", rng, in_c=9, out_c=9, out_widths=[9, 6, 1], in_widths=[9, 6, 1],
+          hw=(6, 17), kernel=(3, 3)),
+        # VALID (no padding column, an even row of pairs) and stride (2, 1): rows buffered two at a time
+        L(REDS_DWCONV, "dw3x3_s1_valid", rng, in_c=5, out_c=5, out_widths=[5, 2], in_widths=[5, 2],
+          hw=(5, 18), kernel=(3, 3), padding=1),
+        L(REDS_DWCONV, "dw3x3_s21", rng, in_c=6, out_c=6, out_widths=[6, 4, 3], in_widths=[6, 4, 3],
+          hw=(8, 20), kernel=(3, 3), stride=(2, 1)),
         # an image too wide for a lane's row buffers (REDS_DW_LANE_MAX_COLS): the last partial group as four lanes
         L(REDS_DWCONV, "dw3x3_wide_image", rng, in_c=6, out_c=6, out_widths=[6, 3], in_widths=[6, 3],
           hw=(3, 140), kernel=(3, 3)),
