@@ -264,6 +264,15 @@ REDS_NOINLINE static void triple_channels_s8(const int16_t *x3, const int8_t *ra
   vf.fast = REDS_FAST_REQUANT_BUILD; /* a constant, so the requantisation inlines in one form only */
   const reds_requant_view *const v = &vf;
   const int32_t o2 = o0 + ((o1 - o0) & ~1);
+#if REDS_FAST_REQUANT_BUILD
+  /* whole words and evenly spaced pixels (always, from both callers): the block with its requantisation in asm */
+  if (n > 0 && (n & 3) == 0 && yb - ya == yc - yb) {
+    const int32_t y_step = (int32_t)(yb - ya);
+    for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)w_stride)
+      reds_block3x2_s8(x3, w, w_stride, n, reds_bias_or_zero(bias, o), reds_bias_or_zero(bias, o + 1), vf.ch + o,
+                       ya + o, y_step);
+  } else
+#endif
   for (int32_t o = o0; o < o2; o += 2, w += 2 * (size_t)w_stride) {
     const int32_t b0 = reds_bias_or_zero(bias, o), b1 = reds_bias_or_zero(bias, o + 1);
     int32_t acc[6] = {b0, b1, b0, b1, b0, b1};

@@ -34,6 +34,12 @@ def layers(seed: int = 0) -> list:
           hw=(4, 5), kernel=(1, 1), activation=3),
         L(REDS_CONV, "conv1x1_few", rng, in_c=24, out_c=40, out_widths=[40, 40, 33], in_widths=[24, 2, 1],
           hw=(5, 3), kernel=(1, 1)),
+        # fast form on pixel triples (reds_block3x2_s8: dot products and requantisation in one asm block): a 1x1
+        # with 35 pixels (11 triples and a pair) and odd widths, and a 3x3 on gathered fields
+        L(REDS_CONV, "conv1x1_triples", rng, in_c=20, out_c=13, out_widths=[13, 8, 3], in_widths=[20, 9, 4],
+          hw=(5, 7), kernel=(1, 1)),
+        L(REDS_CONV, "conv3x3_triples", rng, in_c=6, out_c=10, out_widths=[10, 7, 2], in_widths=[6, 3, 1],
+          hw=(6, 7), kernel=(3, 3)),
         L(REDS_CONV, "conv_s2_valid_dil", rng, in_c=5, out_c=6, out_widths=[6, 3], in_widths=[5, 2], hw=(9, 8),
           kernel=(3, 2), padding=1, stride=(2, 1), dilation=(1, 2), activation=2),
         L(REDS_CONV, "conv_first_c1", rng, in_c=1, out_c=8, out_widths=[8, 4], in_widths=[1, 1], hw=(8, 8),
