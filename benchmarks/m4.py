@@ -195,7 +195,12 @@ def run_bench(header: Path, build: Path, arch: str, opt: str = "-O2") -> tuple[d
     counts: dict = {}
     for i, k, n in re.findall(r"^op=(\d+) budget=(\d+) instructions=(\d+) status=0$", r.output, re.M):
         counts.setdefault(int(i), {})[int(k)] = int(n)
-    return {"set_budget": r.values()["set_budget"], "ops": counts}, core_code_bytes(d / "bench.map")
+    stack: dict = {}
+    for i, k, n in re.findall(r"^op=(\d+) budget=(\d+) stack=(\d+)$", r.output, re.M):
+        stack.setdefault(int(i), {})[int(k)] = int(n)
+    if set(stack) != set(counts):
+        raise RuntimeError(f"bench ({arch} {opt}): stack depths for ops {sorted(stack)}, counts for {sorted(counts)}")
+    return {"set_budget": r.values()["set_budget"], "ops": counts, "stack": stack}, core_code_bytes(d / "bench.map")
 
 
 def measure_model(model, name: str, min_fraction: float, build: Path, result: dict, seed: int,
@@ -244,6 +249,9 @@ def measure_reds(model, graph, name: str, build: Path, result: dict, seed: int) 
         result["code_flash_bytes"][arch]["-Os"] = core_code_bytes(build / name / f"{arch}-Os" / "bench.map")
         for i, op in enumerate(entry["ops"]):
             op["instructions"][arch] = [res["ops"][i][k] for k in range(n_budgets)]
+            op.setdefault("stack_bytes", {})[arch] = [res["stack"][i][k] for k in range(n_budgets)]
+        # the deepest stack of any op at any budget: what the firmware's stack must hold beyond the caller's frame
+        entry.setdefault("stack_bytes", {})[arch] = max(max(op["stack_bytes"][arch]) for op in entry["ops"])
         entry["instructions"][arch] = [sum(op["instructions"][arch][k] for op in entry["ops"])
                                        for k in range(n_budgets)]
     return entry

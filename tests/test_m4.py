@@ -122,3 +122,26 @@ def test_profiler_accounts_for_the_measured_instructions(tmp_path, monkeypatch) 
         assert name == "reds_fc_s8" and n > 0.9 * op.total
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         prof.build_case_header("nope", 0.0, 1, tmp_path / "x.h")
+
+
+
+def test_bench_measures_each_ops_stack(tmp_path, monkeypatch) -> None:
+    """bench.c's stack painting: every op at every budget reports the stack its evaluation used, and the depthwise
+    lanes' row buffers (6 x 136 bytes on the stack in the DSP build, taken by ds_cnn's 14x14 depthwise at full
+    width) show in that op's figure and in no FC's."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("m4_profile", ROOT / "benchmarks" / "m4_profile.py")
+    prof = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "m4_profile", prof)
+    spec.loader.exec_module(prof)
+    n_budgets = prof.build_case_header("ds_cnn", 0.0, 1, tmp_path / "cases.h")
+    m4run.build("bench", tmp_path, arch="dsp", opt="-O2", BENCH_MODEL=str(tmp_path / "cases.h"))
+    r = m4run.run(tmp_path / "bench.elf", timeout=300)
+    assert r.returncode == 0, r.output
+    ops = {int(i) for i in re.findall(r"^op=(\d+) budget=\d+ instructions=", r.output, re.M)}
+    stack = {(int(i), int(k)): int(n) for i, k, n in re.findall(r"^op=(\d+) budget=(\d+) stack=(\d+)$", r.output,
+                                                                re.M)}
+    assert set(stack) == {(i, k) for i in ops for k in range(n_budgets)}
+    assert all(0 < n < 16384 for n in stack.values()), stack
+    assert stack[(1, 0)] >= 6 * 136, stack  # op 1: the 14x14 depthwise
+    assert max(n for (i, _), n in stack.items() if i == max(ops)) < 6 * 136, stack  # the last op: the FC

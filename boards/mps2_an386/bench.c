@@ -3,6 +3,7 @@
  * REDS kernel's Eval does: read the budget register, look up the widths, call the C core. Output lines:
  *   set_budget=N
  *   op=I budget=K instructions=N status=S
+ *   op=I budget=K stack=BYTES
  */
 #include <stdint.h>
 #include <string.h>
@@ -31,6 +32,25 @@ static void run_eval(void *p)
 }
 
 typedef void (*icount_fn)(void *);
+
+/* Stack bytes one call uses below its caller's stack pointer: the free stack under this frame is painted with a
+ * pattern, the call runs, and the lowest word that no longer holds the pattern is its deepest write (a separate
+ * call from the counted one, so painting costs no counted instructions). */
+#ifndef M4_BENCH_BUDGET /* not in the profiling build, whose trace attributes every run_eval to its op */
+#define STACK_PAINT 0xA5C3E10Fu
+extern uint32_t __stack_bottom[];
+static __attribute__((noinline)) uint32_t stack_bytes(void (*fn)(void *), void *arg)
+{
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    uint32_t *const top = sp - 16; /* a margin for the painting loop's own spills */
+    for (uint32_t *p = __stack_bottom; p < top; ++p) *p = STACK_PAINT;
+    fn(arg);
+    uint32_t *low = __stack_bottom;
+    while (low < top && *low == STACK_PAINT) ++low;
+    return (uint32_t)((uintptr_t)sp - (uintptr_t)low);
+}
+#endif
 
 int main(void)
 {
@@ -72,6 +92,23 @@ int main(void)
             failures += e.status != REDS_OK;
         }
     }
+#ifndef M4_BENCH_BUDGET
+    for (int k = 0; k < n; ++k) { /* stack depth per op and budget, after the counts */
+        if (reds_set_budget(k) != REDS_OK) return 3;
+        for (int i = 0; i < M4_NUM_CASES; ++i) {
+            eval_call e = {&m4_cases[i], &states[i], -99};
+            const uint32_t bytes = stack_bytes(run_eval, &e);
+            m4_puts("op=");
+            m4_put_i32(i);
+            m4_puts(" budget=");
+            m4_put_i32(k);
+            m4_puts(" stack=");
+            m4_put_u32(bytes);
+            m4_puts("\n");
+            failures += e.status != REDS_OK;
+        }
+    }
+#endif
     m4_put_kv("failures", failures);
     return failures == 0 ? 0 : 1;
 }

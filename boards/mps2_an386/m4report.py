@@ -19,8 +19,15 @@ def model_rows(r: dict, models: dict, label: str) -> list[str]:
                          f"{d / d0:.2f} | {p} | {d} | {p / macs:.2f} | "
                          f"{d / macs:.2f} | {p / d:.2f}x | {m['model_flash_bytes'] if k == 0 else ''} | "
                          f"{m['arena_bytes'] if k == 0 else ''} | "
-                         f"{m.get('conv_scratch_bytes', '') if k == 0 else ''} |")
+                         f"{m.get('conv_scratch_bytes', '') if k == 0 else ''} | "
+                         f"{stack_cell(m) if k == 0 else ''} |")
     return lines
+
+
+def stack_cell(m: dict) -> str:
+    """The deepest stack of any op at any budget, portable / DSP (results from before it was measured: blank)."""
+    st = m.get("stack_bytes")
+    return f"{st['portable']} / {st['dsp']}" if st else ""
 
 
 def variant_sets(r: dict) -> list[tuple[str, float, dict, dict | None]]:
@@ -61,10 +68,13 @@ def table(r: dict) -> str:
              "whole words for the DSP loops).", "",
              "MAC frac = MACs(b)/MACs(0); DSP time = DSP instructions(b)/instructions(0) (what the budget buys). "
              "arena B: TFLM's arena for the full-width model; conv scratch B: the largest working memory a "
-             "REDS_Conv requests on top (packed weights of a narrow slice; TFLM places it in the arena).", "",
+             "REDS_Conv requests on top (packed weights of a narrow slice; TFLM places it in the arena); stack B: "
+             "the deepest stack any op's evaluation uses at any budget, portable / DSP, measured on the target by "
+             "painting the free stack (the harness's eval wrapper included, as a TFLM kernel's Eval would be).", "",
              "| model | widths | budget | MACs | MAC frac | DSP time | portable instr | DSP instr | "
-             "portable instr/MAC | DSP instr/MAC | DSP speed-up | model flash B | arena B | conv scratch B |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "portable instr/MAC | DSP instr/MAC | DSP speed-up | model flash B | arena B | conv scratch B | "
+             "stack B |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in r["models"]:
         for vname, _, models, _ in sets:
             if name in models:
