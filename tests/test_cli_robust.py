@@ -332,13 +332,30 @@ def _pack_axis(m):
     _op(m, "PACK").builtinOptions.axis = 2 ** 20
 
 
-def _bfloat16_activation(m):
+def _bfloat16_activation(m):  # both sides of the MAX_POOL_2D (op_checks refuses an op that changes the type)
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-    m.subgraphs[0].tensors[_op(m, "MAX_POOL_2D").outputs[0]].type = schema.TensorType.BFLOAT16
+    for j in (_op(m, "MAX_POOL_2D").inputs[0], _op(m, "MAX_POOL_2D").outputs[0]):
+        m.subgraphs[0].tensors[j].type = schema.TensorType.BFLOAT16
 
 
 def _stride_0(m):
     _op(m, "CONV_2D").builtinOptions.strideH = 0
+
+
+def _softmax_beta_0(m):
+    _op(m, "SOFTMAX").builtinOptions.beta = 0.0
+
+
+def _concat_axis_4(m):
+    _op(m, "CONCATENATION").builtinOptions.axis = 4
+
+
+def _reds_out_width_beyond_the_weights(m):
+    from reds_tflm.options import encode
+    op = _op(m, "CUSTOM:REDS_FC")
+    o = decode("REDS_FC", bytes(op.customOptions))
+    o.out_widths = [o.out_widths[0] + 1, *o.out_widths[1:]]
+    op.customOptions = np.frombuffer(encode(o), np.uint8).copy()
 
 
 # (model, mode, converted first, edit, command, words of the message); the old symptom in the comment
@@ -375,9 +392,19 @@ INCONSISTENT = {
     "PACK axis": ("dynamic_batch", "float32", False, _pack_axis, "run",  # SIGSEGV in TFLM
                   r"op 5 \(PACK\): option axis = 1048576"),
     "bfloat16 activation": ("dynamic_batch", "float32", False, _bfloat16_activation, "run",  # SIGSEGV, get_output
-                            r"op 1 \(MAX_POOL_2D\) tensor 13 .* has type BFLOAT16"),
+                            r"op 0 \(CONV_2D\) tensor 12 .* has type BFLOAT16"),
     "stride 0": ("ds_cnn", "float32", False, _stride_0, "run",  # SIGFPE in TFLM
                  r"op 0 \(CONV_2D\): option strideH = 0, expected a positive integer"),
+    # the second round (tests/test_op_checks.py has one small model per check)
+    "int8 SOFTMAX beta 0": ("cnn_flatten", "int8", True, _softmax_beta_0, "run",  # SIGABRT in TFLM
+                            r"op 6 \(SOFTMAX\): option beta = 0 with input tensor \d+ .* int8 SOFTMAX needs"),
+    "CONCATENATION axis 4": ("concat", "float32", False, _concat_axis_4, "run",  # SIGSEGV in TFLM
+                             r"op 2 \(CONCATENATION\): option axis = 4 with inputs \[\d+, \d+\], expected an "
+                             r"axis of the output"),
+    "REDS out_widths beyond the weights": ("mlp", "int8", True, _reds_out_width_beyond_the_weights,
+                                           "materialize",  # written, and refused by the device at start-up
+                                           r"op 0 \(CUSTOM:REDS_FC\): custom option out_widths\[0\] = 25, but the "
+                                           r"weights tensor \d+ .* have 24 output channels"),
 }
 
 
@@ -394,7 +421,8 @@ def test_inconsistent_graph_is_one_line_exit_2(tmp_path, case):
     path = tmp_path / "bad.tflite"
     path.write_bytes(tio.serialize_model(m))
     np.save(tmp_path / "x.npy", x)
-    args = {"convert": ["-o", str(tmp_path / "o.tflite")], "run": ["--input", str(tmp_path / "x.npy")]}[cmd]
+    args = {"convert": ["-o", str(tmp_path / "o.tflite")], "run": ["--input", str(tmp_path / "x.npy")],
+            "materialize": ["-k", "1", "-o", str(tmp_path / "o.tflite")]}[cmd]
     err = one_clean_line(run_cli(cmd, str(path), *args))
     assert str(path) in err and re.search(words, err), err
     assert not (tmp_path / "o.tflite").exists()

@@ -150,7 +150,8 @@ def convert_model(model: schema.ModelT, budgets: Sequence[float] | None = None, 
             raise UnsupportedModelError(f"{name}: op {i} is already a REDS op: the model was converted before")
     graph = graph_from_tflite(model, name)
     if not graph.narrowable():
-        raise UnsupportedModelError(f"{name}: no channel group can be narrowed:\n{graph.describe()}")
+        groups = graph.describe().replace("\n", "; ")  # one line, as every CLI error (README)
+        raise UnsupportedModelError(f"{name}: no channel group can be narrowed: {groups}")
     if widths is None:
         scores = tflite_scores(model, graph, importance)
         perms = {g.id: order_by_score(scores[g.id]) for g in graph.groups if not g.fixed}

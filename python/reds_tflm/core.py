@@ -349,6 +349,16 @@ def run_op(op: str, options: bytes | RedsOptions, x: np.ndarray, weights: np.nda
 def _prepare_error(ctx: str, st: int, quant: Quant | None) -> RedsError:
     if st == ERR_QUANT:
         return UnsupportedModelError(f"{ctx}: quantisation not supported by the REDS kernels ({_describe(st)}): "
-                                     f"{quant}; needs positive scales, int8 zero points, weight zero point 0 and 1 "
-                                     "or out_channels weight scales")
+                                     f"{_quant_text(quant)}; needs positive scales, int8 zero points, weight zero "
+                                     "point 0 and 1 or out_channels weight scales")
     return ModelFormatError(f"{ctx}: prepare failed: {_describe(st)}")
+
+
+def _quant_text(q: Quant | None) -> str:
+    """One line: the dataclass's repr shows the weight scales as numpy prints them, over several lines."""
+    if q is None:
+        return "no quantisation parameters"
+    ws = np.asarray(q.weight_scales, dtype=np.float64).reshape(-1)
+    shown = ", ".join(f"{v:g}" for v in ws[:4]) + (f", ... ({ws.size} in all)" if ws.size > 4 else "")
+    return (f"input scale {q.input_scale:g} zero point {q.input_zero_point}, weight scales [{shown}] zero point "
+            f"{q.weight_zero_point}, output scale {q.output_scale:g} zero point {q.output_zero_point}")

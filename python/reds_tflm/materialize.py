@@ -39,7 +39,7 @@ def materialize(model: schema.ModelT, budget: int, name: str = "model") -> schem
     for entry in meta["ops"]:
         restore_builtin(out, int(entry["op_index"]), int(entry.get("builtin_version", 1)))
     slice_tflite(out, graph, widths)
-    _fix_reshapes(out, graph)
+    _fix_reshapes(out, graph, name)
     out.metadata = [m for m in (out.metadata or []) if _name(m) != METADATA_NAME]
     tio.drop_unused_opcodes(out)
     tio.compact_buffers(out)
@@ -50,15 +50,24 @@ def _name(m: schema.MetadataT) -> str:
     return m.name.decode() if isinstance(m.name, (bytes, bytearray)) else str(m.name)
 
 
-def _fix_reshapes(model: schema.ModelT, graph: WidthGraph) -> None:
-    """A flattening RESHAPE names its target shape twice (shape input and options): follow the sliced output."""
+def _fix_reshapes(model: schema.ModelT, graph: WidthGraph, name: str) -> None:
+    """A flattening RESHAPE names its target shape twice (shape input and options): follow the sliced output. The
+    width graph's other reshapes, SQUEEZE and EXPAND_DIMS, take their output shape from the input (the second input
+    of EXPAND_DIMS is an axis, not a shape)."""
     sg = model.subgraphs[0]
     for i in graph.meta.get("reshape_ops", []):
         op = sg.operators[i]
+        if tio.op_name(model, op) != "RESHAPE":
+            continue
         new_last = int(tio.tensor_shape(sg.tensors[op.outputs[0]])[-1])
         if len(op.inputs) > 1 and op.inputs[1] >= 0:
-            shape = tio.buffer_of(model, sg.tensors[op.inputs[1]])
+            j = int(op.inputs[1])
+            shape = tio.buffer_of(model, sg.tensors[j])
             if shape is not None and shape.size:
+                if shape.ndim != 1 or sg.tensors[j].type not in (tio.TensorType.INT32, tio.TensorType.INT64):
+                    raise ModelFormatError(f"{name}: op {i} (RESHAPE): shape {tio.tensor_text(sg, j)} of type "
+                                           f"{tio.TENSOR_TYPE_NAMES.get(sg.tensors[j].type)}, expected a vector of "
+                                           "int32 or int64 (the subnetwork's width is written into it)")
                 shape = shape.copy()
                 shape[-1] = new_last
                 tio.set_buffer(model, op.inputs[1], shape)

@@ -4,7 +4,8 @@ A structurally valid flatbuffer can still describe an impossible graph: a conv w
 fewer entries than the layer has outputs, per-channel scales along an axis of another length, a stride of 0. The
 width graph, the importance scores and the permutation index such tensors by the layer's geometry (IndexError,
 ValueError at exit 3), and the TFLM interpreter divides by zero or reads out of bounds on them (the whole process
-dies). Each defect is a ModelFormatError naming the op, the tensor and what the geometry asks for.
+dies). Each defect is a ModelFormatError naming the op, the tensor and what the geometry asks for. The shape ops'
+checks (CONCATENATION, SLICE, SPLIT, TRANSPOSE, MIRROR_PAD, SHAPE) live in op_checks_shape.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import graph_tflite as gt  # the op vocabulary the width graph reads
+from . import op_checks_shape
 from . import tflite_io as tio
-from .errors import ModelFormatError
+from .errors import ModelFormatError, OptionsError
 from .graph import CONV, FC
+from .options import decode
 
 COMPUTE_OPS = gt.COMPUTE_OPS  # builtin and REDS names -> FC / CONV / DWCONV
 POOL_OPS = gt.POOLS
@@ -23,7 +26,7 @@ REDUCE_OPS = gt.REDUCES
 # (least, most) inputs of the builtins whose inputs the width graph and the host runner read by position
 ARITY = {**{k: (1, 1) for k in (gt.CHANNELWISE_UNARY - {"PRELU"}) | {"SOFTMAX", "SQUEEZE"} | POOL_OPS},
          **{k: (2, 2) for k in {"PRELU", "EXPAND_DIMS"} | (gt.PADS - {"PADV2"}) | REDUCE_OPS | gt.BINARY},
-         "PADV2": (2, 3), "RESHAPE": (1, 2)}
+         "PADV2": (2, 3), "RESHAPE": (1, 2), "SLICE": (3, 3), "TRANSPOSE": (2, 2), "SHAPE": (1, 1)}
 # options tables named otherwise than the op (the rest: CONV_2D carries Conv2DOptions, and so on)
 OPTIONS_OF = {**{k: "Pool2DOptions" for k in POOL_OPS},
               **{k: "ReducerOptions" for k in REDUCE_OPS | {"REDUCE_ANY", "REDUCE_ALL"}}}
@@ -38,11 +41,22 @@ OPTIONAL_INPUT_OPS = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSP
 REFUSED_OPS = gt.REFUSED_CONTROL_FLOW | gt.REFUSED_RESOURCES
 NO_OUTPUT_OPS = {"ASSIGN_VARIABLE", "CALL_ONCE", "CALL", "IF", "WHILE"}  # builtins that may write nothing
 PADDING_NAMES = {schema.Padding.SAME: "SAME", schema.Padding.VALID: "VALID"}
+# Builtins whose outputs have the type of their data inputs (given by position, None: all inputs). TFLM's MAX_POOL_2D,
+# MEAN or STRIDED_SLICE write an int8 result into a float32 output (or the reverse, past its end) without a word.
+SAME_TYPE_INPUTS: dict[str, tuple[int, ...] | None] = {
+    **{k: (0,) for k in (gt.CHANNELWISE_UNARY - {"QUANTIZE", "DEQUANTIZE", "PRELU"}) | POOL_OPS | gt.PADS
+       | gt.RESHAPES | REDUCE_OPS | {"STRIDED_SLICE", "SLICE", "TRANSPOSE"}},
+    **{k: None for k in gt.BINARY | {"PRELU", "CONCATENATION", "PACK"}},
+    "SPLIT": (1,)}
+# Left shift of TFLM's quantised ADD and SUB (add_common.cc, sub_common.cc) by output type: their output multiplier
+# 2 * max(input scales) / (2^shift * output scale) must lie in (0, 1), or QuantizeMultiplierSmallerThanOneExp aborts.
+ADD_LEFT_SHIFT = {schema.TensorType.INT8: 20, schema.TensorType.INT16: 15}
+# int8 SOFTMAX: PreprocessSoftmaxScaling turns beta * input scale * 2^(31 - kScaledDiffIntegerBits = 5) into a
+# multiplier that QuantizeMultiplierGreaterThanOne asserts to be above 1.
+SOFTMAX_BETA_SHIFT = 31 - 5
 
 
-def _t(sg: schema.SubGraphT, j: int) -> str:
-    t = sg.tensors[j]
-    return f"tensor {j} ({tio.tensor_name(t)}) of shape {list(tio.tensor_shape(t))}"
+_t = tio.tensor_text
 
 
 def check_quantization(where: str, ti: int, t: schema.TensorT) -> None:
@@ -82,6 +96,8 @@ def check_op(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.
                                    f"{outs}")
     if not kind.startswith("CUSTOM:") and kind not in OPTIONAL_INPUT_OPS and any(j < 0 for j in ins):
         raise ModelFormatError(f"{where}: input tensor index -1 in {ins}, but no input of {kind} is optional")
+    if kind in SAME_TYPE_INPUTS:
+        _check_same_type(where, kind, sg, ins, outs)
     if kind in COMPUTE_OPS:
         _check_compute(where, kind, model, sg, op, outs)
     elif kind in POOL_OPS:
@@ -90,12 +106,71 @@ def check_op(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.
         _check_reduce(where, model, sg, op, ins, outs[0])
     elif kind == "PACK":
         _check_pack(where, sg, op, ins, outs)
+    elif kind in ("ADD", "SUB", "SQUARED_DIFFERENCE", "SOFTMAX"):
+        _check_requantisation(where, kind, sg, op, ins, outs[0])
+    elif kind in op_checks_shape.CHECKS:
+        op_checks_shape.CHECKS[kind](where, model, sg, op, ins, outs)
+
+
+def _check_same_type(where: str, kind: str, sg: schema.SubGraphT, ins: list[int], outs: list[int]) -> None:
+    data = [j for k, j in enumerate(ins) if j >= 0 and (SAME_TYPE_INPUTS[kind] is None or k in SAME_TYPE_INPUTS[kind])]
+    if not data:
+        return
+    want = sg.tensors[data[0]].type
+    for j, what in [*((j, "input") for j in data[1:]), *((j, "output") for j in outs)]:
+        if sg.tensors[j].type != want:
+            raise ModelFormatError(f"{where}: {what} {_t(sg, j)} is {_type(sg, j)}, but input {_t(sg, data[0])} is "
+                                   f"{_type(sg, data[0])}: {kind} keeps its input's type")
+
+
+def _type(sg: schema.SubGraphT, j: int) -> str:
+    return tio.TENSOR_TYPE_NAMES.get(sg.tensors[j].type, str(sg.tensors[j].type))
+
+
+def _scale(t: schema.TensorT) -> float:
+    """The scale TFLM's kernels read (its first; 0 when the tensor has none)."""
+    q = tio.quant_params(t)
+    return float(q[0][0]) if q is not None else 0.0
+
+
+def _check_requantisation(where: str, kind: str, sg: schema.SubGraphT, op: schema.OperatorT, ins: list[int],
+                          y: int) -> None:
+    """Scales that TFLM's quantised kernels turn into fixed-point multipliers behind assertions (TFLITE_CHECK): an
+    abort of the whole process, no message, instead of an error."""
+    if kind == "SOFTMAX":
+        if sg.tensors[ins[0]].type != schema.TensorType.INT8:
+            return
+        o = op.builtinOptions  # of the right type (_check_options_type); none: TFLM reads beta 0
+        beta, scale = float(o.beta) if o is not None else 0.0, _scale(sg.tensors[ins[0]])
+        if not beta * scale * (1 << SOFTMAX_BETA_SHIFT) > 1.0:
+            raise ModelFormatError(f"{where}: option beta = {beta:g} with input {_t(sg, ins[0])} of scale "
+                                   f"{scale:g}: int8 SOFTMAX needs beta x input scale x 2^{SOFTMAX_BETA_SHIFT} above 1 "
+                                   "(TFLM aborts the process otherwise)")
+        return
+    quantised = (sg.tensors[ins[0]].type == schema.TensorType.INT8 if kind == "SQUARED_DIFFERENCE"
+                 else sg.tensors[y].type in ADD_LEFT_SHIFT)
+    if not quantised:
+        return
+    scales = [_scale(sg.tensors[j]) for j in ins[:2]]
+    for j, s in zip(ins, scales):
+        if not s > 0:
+            raise ModelFormatError(f"{where}: input {_t(sg, j)} has quantisation scale {s:g}, expected a positive "
+                                   f"one (TFLM's quantised {kind} aborts the process otherwise)")
+    if kind == "SQUARED_DIFFERENCE":  # its output multiplier has no such bound
+        return
+    twice, shift, out = 2.0 * max(scales), ADD_LEFT_SHIFT[sg.tensors[y].type], _scale(sg.tensors[y])
+    if not (out > 0 and twice / ((1 << shift) * out) < 1.0):
+        raise ModelFormatError(f"{where}: output {_t(sg, y)} has quantisation scale {out:g}, expected one above "
+                               f"2 x the larger input scale / 2^{shift} = {twice / (1 << shift):g} (TFLM's quantised "
+                               f"{kind} aborts the process otherwise)")
 
 
 def _check_reduce(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.OperatorT, ins: list[int],
                   y: int) -> None:
     """Constant axes inside the input's rank, and the output shape they give (TFLM trusts the declared one)."""
     xs, ys = tio.tensor_shape(sg.tensors[ins[0]]), tio.tensor_shape(sg.tensors[y])
+    if 0 in xs:  # TFLM reads past the empty input (SIGSEGV)
+        raise ModelFormatError(f"{where}: input {_t(sg, ins[0])} has a dimension of size 0")
     axes = tio.buffer_of(model, sg.tensors[ins[1]])
     if axes is None:
         return
@@ -151,7 +226,7 @@ def _check_pool(where: str, kind: str, sg: schema.SubGraphT, op: schema.Operator
     for key in ("strideH", "strideW", "filterHeight", "filterWidth"):
         if not 1 <= int(getattr(o, key)) <= 2 ** 31 - 1:
             raise ModelFormatError(f"{where}: option {key} = {getattr(o, key)}, expected a positive integer")
-    _check_spatial(where, o, xs, (o.filterHeight, o.filterWidth), ys, (1, 1))
+    _check_spatial(where, o.padding, (o.strideH, o.strideW), xs, (o.filterHeight, o.filterWidth), ys, (1, 1))
 
 
 def _check_compute(where: str, kind: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.OperatorT,
@@ -196,6 +271,11 @@ def _check_compute(where: str, kind: str, model: schema.ModelT, sg: schema.SubGr
                                    "output channels")
         if not kind.startswith("CUSTOM:"):  # REDS ops carry their geometry in custom options (options.decode)
             _check_conv_options(where, kind, op, xs, ws, ys)
+    if kind.startswith("CUSTOM:"):
+        _check_reds_options(where, kind, sg, op, x, w, xs, ws, ys, o_ch)
+    if kind == "DEPTHWISE_CONV_2D" and len(ins) == 3 and ins[2] < 0:  # TFLM dereferences it (SIGSEGV)
+        raise ModelFormatError(f"{where}: bias input index -1: TFLM's DEPTHWISE_CONV_2D reads a third input as its "
+                               "bias; a depthwise conv without bias has two inputs")
     if len(ins) == 3 and ins[2] >= 0:
         b = ins[2]
         if int(np.prod(tio.tensor_shape(sg.tensors[b]), dtype=np.int64)) != o_ch or \
@@ -218,18 +298,52 @@ def _check_conv_options(where: str, kind: str, op: schema.OperatorT, xs: tuple[i
     if kind == "DEPTHWISE_CONV_2D" and int(o.depthMultiplier) * xs[3] != ws[3]:
         raise ModelFormatError(f"{where}: option depthMultiplier = {o.depthMultiplier}, but the weights' {ws[3]} "
                                f"output channels over the input's {xs[3]} channels give {ws[3] // xs[3]}")
-    _check_spatial(where, o, xs, ws[1:3], ys, (o.dilationHFactor, o.dilationWFactor))
+    _check_spatial(where, o.padding, (o.strideH, o.strideW), xs, ws[1:3], ys, (o.dilationHFactor, o.dilationWFactor))
 
 
-def _check_spatial(where: str, o, xs: tuple[int, ...], kernel, ys: tuple[int, ...], dilation) -> None:
+def _check_reds_options(where: str, kind: str, sg: schema.SubGraphT, op: schema.OperatorT, x: int, w: int,
+                        xs: tuple[int, ...], ws: tuple[int, ...], ys: tuple[int, ...], o_ch: int) -> None:
+    """A REDS op's custom options against its tensors, as the C core checks them when the op is prepared (the TFLM
+    adapter's PrepareShapes: reds_options_parse, reds_options_check_fc/conv, reds_conv_geometry) and no stricter:
+    a file the device would refuse at start-up is refused by every command, materialize and export-c included."""
+    code = kind.removeprefix("CUSTOM:")
+    raw = bytes(np.asarray(op.customOptions if op.customOptions is not None else [], dtype=np.uint8))
+    try:  # the format: version, 1..16 budgets, widths >= 1 and nested, in_widths <= in_channels, strides >= 1
+        o = decode(code, raw)
+    except OptionsError as exc:
+        msg = str(exc).removeprefix(code + ": ")
+        raise OptionsError(f"{where}: {msg if msg.startswith('custom options') else 'custom options: ' + msg}") \
+            from None
+    for k, width in enumerate(o.out_widths):
+        if width > o_ch:
+            raise OptionsError(f"{where}: custom option out_widths[{k}] = {width}, but the weights {_t(sg, w)} have "
+                               f"{o_ch} output channels")
+    if COMPUTE_OPS[kind] == FC:
+        if o.in_repeat * o.in_channels != ws[1]:
+            raise OptionsError(f"{where}: custom options in_repeat {o.in_repeat} x in_channels {o.in_channels} = "
+                               f"{o.in_repeat * o.in_channels} inputs, but the weights {_t(sg, w)} read {ws[1]}")
+        return
+    if o.in_channels != xs[3]:
+        raise OptionsError(f"{where}: custom option in_channels = {o.in_channels}, but the input {_t(sg, x)} has "
+                           f"{xs[3]} channels")
+    if (ws[3] if COMPUTE_OPS[kind] == CONV else o_ch) != xs[3]:  # REDS ops are never grouped nor multiplied
+        what = "read" if COMPUTE_OPS[kind] == CONV else "have"
+        raise ModelFormatError(f"{where}: weights {_t(sg, w)} {what} {ws[3]} channels, expected the input's {xs[3]} "
+                               f"({'no groups' if COMPUTE_OPS[kind] == CONV else 'depth multiplier 1'})")
+    _check_spatial(where, o.padding, (o.stride_h, o.stride_w), xs, ws[1:3], ys, (o.dilation_h, o.dilation_w),
+                   "custom option")
+
+
+def _check_spatial(where: str, padding: int, strides, xs: tuple[int, ...], kernel, ys: tuple[int, ...], dilation,
+                   what: str = "option") -> None:
     """Output height and width as TFLite computes them from the padding, kernel, stride and dilation."""
-    if int(o.padding) not in PADDING_NAMES:
-        raise ModelFormatError(f"{where}: option padding = {o.padding}, expected SAME (0) or VALID (1)")
-    for axis, k, stride, dil in ((1, kernel[0], o.strideH, dilation[0]), (2, kernel[1], o.strideW, dilation[1])):
+    if int(padding) not in PADDING_NAMES:
+        raise ModelFormatError(f"{where}: {what} padding = {padding}, expected SAME (0) or VALID (1)")
+    for axis, k, stride, dil in ((1, kernel[0], strides[0], dilation[0]), (2, kernel[1], strides[1], dilation[1])):
         size, k, stride, dil = xs[axis], int(k), int(stride), int(dil)
-        out = tio.conv_out_size(int(o.padding), size, k, stride, dil)
+        out = tio.conv_out_size(int(padding), size, k, stride, dil)
         if out != ys[axis]:
             raise ModelFormatError(f"{where}: output {'height' if axis == 1 else 'width'} {ys[axis]} (shape "
                                    f"{list(ys)}) differs from the {out} given by the input {list(xs)}, the "
                                    f"{int(kernel[0])}x{int(kernel[1])} window, stride {stride}, dilation {dil} and "
-                                   f"{PADDING_NAMES[int(o.padding)]} padding")
+                                   f"{PADDING_NAMES[int(padding)]} padding")

@@ -109,6 +109,9 @@ def restore_builtin(model: schema.ModelT, op_index: int, version: int = 1) -> No
         o = schema.DepthwiseConv2DOptionsT()
         o.depthMultiplier = 1
         op.builtinOptionsType, op.builtinOptions = BOO.DepthwiseConv2DOptions, o
+        # no bias: the REDS op may say -1, TFLM's builtin would dereference it (op_checks refuses that)
+        if op.inputs is not None and len(op.inputs) == 3 and op.inputs[2] < 0:
+            op.inputs = np.asarray(op.inputs[:2], dtype=np.int32)
     if code != REDS_FC:
         o.padding, o.strideW, o.strideH = opts.padding, opts.stride_w, opts.stride_h
         o.dilationWFactor, o.dilationHFactor = opts.dilation_w, opts.dilation_h

@@ -322,6 +322,12 @@ def tensor_shape(t: schema.TensorT) -> tuple[int, ...]:
     return tuple(int(s) for s in (t.shape if t.shape is not None else []))
 
 
+def tensor_text(sg: schema.SubGraphT, j: int) -> str:
+    """How error messages name tensor j of a subgraph."""
+    t = sg.tensors[j]
+    return f"tensor {j} ({tensor_name(t)}) of shape {list(tensor_shape(t))}"
+
+
 def buffer_of(model: schema.ModelT, t: schema.TensorT) -> np.ndarray | None:
     """The constant data of a tensor as a typed, shaped numpy array; None for activations."""
     if t.buffer <= 0 or t.buffer >= len(model.buffers):
