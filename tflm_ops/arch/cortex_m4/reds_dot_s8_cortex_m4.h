@@ -285,6 +285,17 @@ static inline __attribute__((always_inline)) void reds_dw3x3_wide_s8(const int8_
 }
 #undef REDS_M4_DW_TAPW
 
+/* reds_requant_fast_m4 in asm for the loops below that keep 0x80000000 in a register (MN): accumulator ACC times
+ * the multiplier M added to the round already in (LO, HI), minus 2^31 when ACC < 0, the high word shifted right by
+ * SH and saturated to int8, left in HI (ACC is clobbered). REDS_M4_REQUANT_SAT (further down) is the same without
+ * the MN register, one instruction longer. */
+#define REDS_M4_REQUANT_MN(ACC, LO, HI, M, SH, MN)                     \
+  "smlal   %[" #LO "], %[" #HI "], %[" #ACC "], %[" #M "]\n\t"        \
+  "lsr     %[" #ACC "], %[" #ACC "], #31\n\t"                         \
+  "smlal   %[" #LO "], %[" #HI "], %[" #ACC "], %[" #MN "]\n\t"       \
+  "asr     %[" #HI "], %[" #HI "], %[" #SH "]\n\t"                    \
+  "ssat    %[" #HI "], #8, %[" #HI "]\n\t"
+
 /* One channel of a 3x3, stride-1 depthwise over pairs of output pixels, read from three row buffers of that channel
  * alone (rows `row_stride` bytes apart, raw int8 taps, padding columns holding the input zero point): the word at
  * column j holds taps j..j+3; SXTB16 gives (x0, x2), SXTB16 ROR 8 (x1, x3), so per kernel row with k = (k0, k2)
@@ -305,11 +316,7 @@ static inline __attribute__((always_inline)) void reds_dw3x3_wide_s8(const int8_
   "smlatb  %[a1], %[x], %[wb], %[a1]\n\t"
 #define REDS_M4_LANE_OUT(A, DST)                        \
   "ldrd    %[x], %[xo], [%[k], #32]\n\t"                \
-  "smlal   %[x], %[xo], %[" #A "], %[wa]\n\t"           \
-  "lsr     %[" #A "], %[" #A "], #31\n\t"               \
-  "smlal   %[x], %[xo], %[" #A "], %[mn]\n\t"           \
-  "asr     %[xo], %[xo], %[wb]\n\t"                     \
-  "ssat    %[xo], #8, %[xo]\n\t"                        \
+  REDS_M4_REQUANT_MN(A, x, xo, wa, wb, mn)              \
   "strb    %[xo], " DST "\n\t"
 /* Bytes between a lane's row buffers; the asm below has 1 and 2 strides as immediates (136, 272). */
 #define REDS_DW_LANE_STRIDE 136
@@ -485,11 +492,7 @@ static inline void reds_dot3x2_s8(const int16_t *x3, const int8_t *ina, const in
  * k0h, its round loaded from [q, RND] into (k1, k1h), the int8 result stored by STORE (k1 free for an address). */
 #define REDS_M4_BLOCK_OUT(A, RND, STORE)                \
   "ldrd    %[k1], %[k1h], [%[p], #" #RND "]\n\t"        \
-  "smlal   %[k1], %[k1h], %[" #A "], %[k0]\n\t"         \
-  "lsr     %[" #A "], %[" #A "], #31\n\t"               \
-  "smlal   %[k1], %[k1h], %[" #A "], %[x]\n\t"          \
-  "asr     %[k1h], %[k1h], %[k0h]\n\t"                  \
-  "ssat    %[k1h], #8, %[k1h]\n\t"                      \
+  REDS_M4_REQUANT_MN(A, k1, k1h, k0, k0h, x)            \
   STORE
 
 /* reds_dot3x2_s8's loop (n4 > 0 widened inputs, a multiple of 4; accumulators holding the biases) and then, in the
@@ -548,6 +551,7 @@ static inline void reds_block3x2_s8(const int16_t *x3, const int8_t *w, int32_t 
 }
 #undef REDS_M4_BLOCK_OUT
 #undef REDS_M4_BLOCK_STEP
+#undef REDS_M4_REQUANT_MN
 
 #undef REDS_M4_ROWS2_WIDEN
 #undef REDS_M4_PIXEL_ROWS2
