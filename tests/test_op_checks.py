@@ -132,6 +132,43 @@ def _depthwise(bias_index: int | None) -> bytes:
     return tio.serialize_model(m)
 
 
+def _q8(shape, q) -> Spec:
+    return (shape, I8, None, q)
+
+
+def _pool8(kind: str, out_q) -> bytes:
+    return _builtin(kind, [_q8((1, 4, 4, 2), (0.05, 3))], [_q8((1, 2, 2, 2), out_q)],
+                    _options("Pool2DOptions", padding=schema.Padding.VALID, strideH=2, strideW=2, filterHeight=2,
+                             filterWidth=2))
+
+
+def _concat8(second_scale: float) -> bytes:
+    return _builtin("CONCATENATION", [_q8((1, 2, 3), (0.1, 0)), _q8((1, 2, 4), (second_scale, 0))],
+                    [_q8((1, 2, 7), (0.1, 0))], _options("ConcatenationOptions", axis=2))
+
+
+def _pad8(kind: str, out_zero_point: int, value_zero_point: int | None = None) -> bytes:
+    pads = ((4, 2), I32, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    value = [((1,), I8, [3], (0.1, value_zero_point))] if value_zero_point is not None else []
+    return _builtin(kind, [_q8((1, 2, 2, 1), (0.1, out_zero_point)), pads, *value],
+                    [_q8((1, 4, 4, 1), (0.1, out_zero_point))],
+                    _options("PadV2Options" if value else "PadOptions"))
+
+
+def _reduce8(kind: str, out_zero_point: int) -> bytes:
+    return _builtin(kind, [_q8((2, 4), (0.1, 0)), ((1,), I32, [0])], [_q8((1, 4), (0.1, out_zero_point))],
+                    _options("ReducerOptions", keepDims=True))
+
+
+def _unary8(kind: str, in_q, out_q, options=None) -> bytes:
+    return _builtin(kind, [_q8((1, 5), in_q)], [_q8((1, 5), out_q)], options)
+
+
+def _squared_difference8(out_zero_point: int) -> bytes:
+    return _builtin("SQUARED_DIFFERENCE", [_q8((1, 4), (0.1, 0)), _q8((1, 4), (0.1, 0))],
+                    [_q8((1, 4), (0.2, out_zero_point))])
+
+
 # name: (valid model, broken model, words of the error); the old symptom in the comment
 CASES: dict[str, tuple[Callable[[], bytes], Callable[[], bytes], str]] = {
     "CONCATENATION axis": (lambda: _concat(2), lambda: _concat(3),  # SIGSEGV
@@ -173,6 +210,46 @@ CASES: dict[str, tuple[Callable[[], bytes], Callable[[], bytes], str]] = {
     "DEPTHWISE_CONV_2D bias -1": (lambda: _depthwise(None), lambda: _depthwise(-1),  # SIGSEGV
                                   r"op 0 \(DEPTHWISE_CONV_2D\): bias input index -1: TFLM's DEPTHWISE_CONV_2D reads a "
                                   r"third input as its bias"),
+    # int8 quantisation TFLM refuses when it prepares the model: accepted by inspect, materialize and export-c
+    "int8 MAX_POOL_2D scale": (lambda: _pool8("MAX_POOL_2D", (0.0500009, 3)),  # within TFLM's 1e-6
+                               lambda: _pool8("MAX_POOL_2D", (0.0500011, 3)),
+                               r"op 0 \(MAX_POOL_2D\): int8 MAX_POOL_2D keeps its input's scale and zero point "
+                               r"\(scales within 1e-06\): output tensor 1 \(out0\) of shape \[1, 2, 2, 2\] has "
+                               r"scale 0\.0500011\d* zero point 3, input tensor 0 \(in0\) .* has scale 0\.05\d* "
+                               r"zero point 3"),
+    "int8 AVERAGE_POOL_2D zero point": (lambda: _pool8("AVERAGE_POOL_2D", (0.05, 3)),
+                                        lambda: _pool8("AVERAGE_POOL_2D", (0.05, 4)),
+                                        r"int8 AVERAGE_POOL_2D keeps its input's scale and zero point .* zero point 4,"
+                                        r" input .* zero point 3"),
+    "int8 CONCATENATION scale": (lambda: _concat8(0.1), lambda: _concat8(float(np.float32(0.1) * (1 + 1e-6))),
+                                 r"op 0 \(CONCATENATION\): int8 CONCATENATION does not rescale: each input has the "
+                                 r"output's scale and zero point, but input tensor 1 \(in1\) of shape \[1, 2, 4\] "
+                                 r"has scale 0\.100000\d* zero point 0, output tensor 2 \(out0\)"),
+    "int8 PADV2 padding value": (lambda: _pad8("PADV2", 3, 3), lambda: _pad8("PADV2", 3, 4),
+                                 r"op 0 \(PADV2\): int8 PADV2 keeps its padding value's scale and zero point: output "
+                                 r"tensor 3 \(out0\) .* zero point 3, padding value tensor 2 \(in2\) .* zero "
+                                 r"point 4"),
+    "int8 PAD zero point": (lambda: _pad8("PAD", 127), lambda: _pad8("PAD", 128),
+                            r"op 0 \(PAD\): int8 PAD pads with its output's zero point, expected one in -128\.\.127:"
+                            r" output tensor 2 \(out0\) .* zero point 128"),
+    "int8 REDUCE_MAX zero point": (lambda: _reduce8("REDUCE_MAX", 0), lambda: _reduce8("REDUCE_MAX", 1),
+                                   r"op 0 \(REDUCE_MAX\): int8 REDUCE_MAX keeps its input's scale and zero point: "
+                                   r"output tensor 2 \(out0\) .* zero point 1, input tensor 0 \(in0\)"),
+    "int8 LOGISTIC output": (lambda: _unary8("LOGISTIC", (0.1, 0), (0.5, -128)),  # its output scale is free
+                             lambda: _unary8("LOGISTIC", (0.1, 0), (1 / 256, 0)),
+                             r"op 0 \(LOGISTIC\): int8 LOGISTIC writes zero point -128: output tensor 1 \(out0\) "
+                             r".* has scale 0\.00390625 zero point 0"),
+    "int8 SOFTMAX output": (lambda: _softmax(1.0), lambda: _builtin(
+        "SOFTMAX", [_q8((1, 5), (0.1, 0))], [_q8((1, 5), (1 / 128, -128))], _options("SoftmaxOptions", beta=1.0)),
+                            r"op 0 \(SOFTMAX\): int8 SOFTMAX writes scale 1/256 = 0\.00390625 zero point -128: "
+                            r"output tensor 1 \(out0\) .* has scale 0\.0078125 zero point -128"),
+    "int8 HARD_SWISH output scale": (lambda: _unary8("HARD_SWISH", (0.1, 0), (0.1 / 128 * 1.01, 0)),
+                                     lambda: _unary8("HARD_SWISH", (0.1, 0), (0.1 / 128, 0)),
+                                     r"op 0 \(HARD_SWISH\): int8 HARD_SWISH needs an output scale above input scale "
+                                     r"/ 128 = 0\.00078125\d*: output tensor 1 \(out0\) .* input tensor 0"),
+    "int8 SQUARED_DIFFERENCE zero point": (lambda: _squared_difference8(127), lambda: _squared_difference8(128),
+                                           r"op 0 \(SQUARED_DIFFERENCE\): int8 SQUARED_DIFFERENCE needs zero points "
+                                           r"in -128\.\.127: output tensor 2 \(out0\) .* zero point 128"),
     # REDS ops: each accepted by inspect, materialize and export-c, refused by the C core when prepared
     "REDS options unreadable": (lambda: _reds(L.FC, (1, 6), (4, 6), [4, 2]),
                                 lambda: _reds(L.FC, (1, 6), (4, 6), [4, 2], truncate=3),

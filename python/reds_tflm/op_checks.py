@@ -5,7 +5,8 @@ fewer entries than the layer has outputs, per-channel scales along an axis of an
 width graph, the importance scores and the permutation index such tensors by the layer's geometry (IndexError,
 ValueError at exit 3), and the TFLM interpreter divides by zero or reads out of bounds on them (the whole process
 dies). Each defect is a ModelFormatError naming the op, the tensor and what the geometry asks for. The shape ops'
-checks (CONCATENATION, SLICE, SPLIT, TRANSPOSE, MIRROR_PAD, SHAPE) live in op_checks_shape.
+checks (CONCATENATION, SLICE, SPLIT, TRANSPOSE, MIRROR_PAD, SHAPE) live in op_checks_shape, the quantisation rules of
+TFLM's int8 kernels (pools, CONCATENATION, PAD, LOGISTIC, SOFTMAX, ...) in op_checks_quant.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from . import graph_tflite as gt  # the op vocabulary the width graph reads
+from . import op_checks_quant
 from . import op_checks_shape
 from . import tflite_io as tio
 from .errors import ModelFormatError, OptionsError
@@ -110,6 +112,8 @@ def check_op(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.
         _check_requantisation(where, kind, sg, op, ins, outs[0])
     elif kind in op_checks_shape.CHECKS:
         op_checks_shape.CHECKS[kind](where, model, sg, op, ins, outs)
+    if kind in op_checks_quant.CHECKS:
+        op_checks_quant.check(where, kind, model, sg, op, ins, outs)
 
 
 def _check_same_type(where: str, kind: str, sg: schema.SubGraphT, ins: list[int], outs: list[int]) -> None:
