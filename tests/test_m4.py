@@ -142,6 +142,6 @@ def test_bench_measures_each_ops_stack(tmp_path, monkeypatch) -> None:
     stack = {(int(i), int(k)): int(n) for i, k, n in re.findall(r"^op=(\d+) budget=(\d+) stack=(\d+)$", r.output,
                                                                 re.M)}
     assert set(stack) == {(i, k) for i in ops for k in range(n_budgets)}
-    assert all(0 < n < 16384 for n in stack.values()), stack
+    assert all(0 < n < 4096 for n in stack.values()), stack  # docs/firmware.md: about 4 KB for the REDS ops
     assert stack[(1, 0)] >= 6 * 136, stack  # op 1: the 14x14 depthwise
     assert max(n for (i, _), n in stack.items() if i == max(ops)) < 6 * 136, stack  # the last op: the FC
