@@ -33,6 +33,17 @@ static void run_eval(void *p)
 
 typedef void (*icount_fn)(void *);
 
+/* "op=I budget=K<key>V", the start of one result line */
+static void put_op_value(int i, int k, const char *key, uint32_t v)
+{
+    m4_puts("op=");
+    m4_put_i32(i);
+    m4_puts(" budget=");
+    m4_put_i32(k);
+    m4_puts(key);
+    m4_put_u32(v);
+}
+
 /* Stack bytes one call uses below its caller's stack pointer: the free stack under this frame is painted with a
  * pattern, the call runs, and the lowest word that no longer holds the pattern is its deepest write (a separate
  * call from the counted one, so painting costs no counted instructions). */
@@ -80,12 +91,7 @@ int main(void)
         for (int i = 0; i < M4_NUM_CASES; ++i) {
             eval_call e = {&m4_cases[i], &states[i], -99};
             const uint32_t count = m4_icount_call(run_eval, &e);
-            m4_puts("op=");
-            m4_put_i32(i);
-            m4_puts(" budget=");
-            m4_put_i32(k);
-            m4_puts(" instructions=");
-            m4_put_u32(count);
+            put_op_value(i, k, " instructions=", count);
             m4_puts(" status=");
             m4_put_i32(e.status);
             m4_puts("\n");
@@ -98,12 +104,7 @@ int main(void)
         for (int i = 0; i < M4_NUM_CASES; ++i) {
             eval_call e = {&m4_cases[i], &states[i], -99};
             const uint32_t bytes = stack_bytes(run_eval, &e);
-            m4_puts("op=");
-            m4_put_i32(i);
-            m4_puts(" budget=");
-            m4_put_i32(k);
-            m4_puts(" stack=");
-            m4_put_u32(bytes);
+            put_op_value(i, k, " stack=", bytes);
             m4_puts("\n");
             failures += e.status != REDS_OK;
         }
