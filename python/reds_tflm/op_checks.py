@@ -6,7 +6,7 @@ width graph, the importance scores and the permutation index such tensors by the
 ValueError at exit 3), and the TFLM interpreter divides by zero or reads out of bounds on them (the whole process
 dies). Each defect is a ModelFormatError naming the op, the tensor and what the geometry asks for. The shape ops'
 checks (CONCATENATION, SLICE, SPLIT, TRANSPOSE, MIRROR_PAD, SHAPE) live in op_checks_shape, the quantisation rules of
-TFLM's int8 kernels (pools, CONCATENATION, PAD, LOGISTIC, SOFTMAX, ...) in op_checks_quant.
+TFLM's kernels (pools, CONCATENATION, PAD, LOGISTIC, SOFTMAX, the multipliers of ADD and SUB, ...) in op_checks_quant.
 """
 
 from __future__ import annotations
@@ -50,12 +50,6 @@ SAME_TYPE_INPUTS: dict[str, tuple[int, ...] | None] = {
        | gt.RESHAPES | REDUCE_OPS | {"STRIDED_SLICE", "SLICE", "TRANSPOSE"}},
     **{k: None for k in gt.BINARY | {"PRELU", "CONCATENATION", "PACK"}},
     "SPLIT": (1,)}
-# Left shift of TFLM's quantised ADD and SUB (add_common.cc, sub_common.cc) by output type: their output multiplier
-# 2 * max(input scales) / (2^shift * output scale) must lie in (0, 1), or QuantizeMultiplierSmallerThanOneExp aborts.
-ADD_LEFT_SHIFT = {schema.TensorType.INT8: 20, schema.TensorType.INT16: 15}
-# int8 SOFTMAX: PreprocessSoftmaxScaling turns beta * input scale * 2^(31 - kScaledDiffIntegerBits = 5) into a
-# multiplier that QuantizeMultiplierGreaterThanOne asserts to be above 1.
-SOFTMAX_BETA_SHIFT = 31 - 5
 
 
 _t = tio.tensor_text
@@ -108,11 +102,9 @@ def check_op(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.
         _check_reduce(where, model, sg, op, ins, outs[0])
     elif kind == "PACK":
         _check_pack(where, sg, op, ins, outs)
-    elif kind in ("ADD", "SUB", "SQUARED_DIFFERENCE", "SOFTMAX"):
-        _check_requantisation(where, kind, sg, op, ins, outs[0])
     elif kind in op_checks_shape.CHECKS:
         op_checks_shape.CHECKS[kind](where, model, sg, op, ins, outs)
-    if kind in op_checks_quant.CHECKS:
+    if kind in op_checks_quant.KINDS:
         op_checks_quant.check(where, kind, model, sg, op, ins, outs)
 
 
@@ -129,44 +121,6 @@ def _check_same_type(where: str, kind: str, sg: schema.SubGraphT, ins: list[int]
 
 def _type(sg: schema.SubGraphT, j: int) -> str:
     return tio.TENSOR_TYPE_NAMES.get(sg.tensors[j].type, str(sg.tensors[j].type))
-
-
-def _scale(t: schema.TensorT) -> float:
-    """The scale TFLM's kernels read (its first; 0 when the tensor has none)."""
-    q = tio.quant_params(t)
-    return float(q[0][0]) if q is not None else 0.0
-
-
-def _check_requantisation(where: str, kind: str, sg: schema.SubGraphT, op: schema.OperatorT, ins: list[int],
-                          y: int) -> None:
-    """Scales that TFLM's quantised kernels turn into fixed-point multipliers behind assertions (TFLITE_CHECK): an
-    abort of the whole process, no message, instead of an error."""
-    if kind == "SOFTMAX":
-        if sg.tensors[ins[0]].type != schema.TensorType.INT8:
-            return
-        o = op.builtinOptions  # of the right type (_check_options_type); none: TFLM reads beta 0
-        beta, scale = float(o.beta) if o is not None else 0.0, _scale(sg.tensors[ins[0]])
-        if not beta * scale * (1 << SOFTMAX_BETA_SHIFT) > 1.0:
-            raise ModelFormatError(f"{where}: option beta = {beta:g} with input {_t(sg, ins[0])} of scale "
-                                   f"{scale:g}: int8 SOFTMAX needs beta x input scale x 2^{SOFTMAX_BETA_SHIFT} above 1 "
-                                   "(TFLM aborts the process otherwise)")
-        return
-    quantised = (sg.tensors[ins[0]].type == schema.TensorType.INT8 if kind == "SQUARED_DIFFERENCE"
-                 else sg.tensors[y].type in ADD_LEFT_SHIFT)
-    if not quantised:
-        return
-    scales = [_scale(sg.tensors[j]) for j in ins[:2]]
-    for j, s in zip(ins, scales):
-        if not s > 0:
-            raise ModelFormatError(f"{where}: input {_t(sg, j)} has quantisation scale {s:g}, expected a positive "
-                                   f"one (TFLM's quantised {kind} aborts the process otherwise)")
-    if kind == "SQUARED_DIFFERENCE":  # its output multiplier has no such bound
-        return
-    twice, shift, out = 2.0 * max(scales), ADD_LEFT_SHIFT[sg.tensors[y].type], _scale(sg.tensors[y])
-    if not (out > 0 and twice / ((1 << shift) * out) < 1.0):
-        raise ModelFormatError(f"{where}: output {_t(sg, y)} has quantisation scale {out:g}, expected one above "
-                               f"2 x the larger input scale / 2^{shift} = {twice / (1 << shift):g} (TFLM's quantised "
-                               f"{kind} aborts the process otherwise)")
 
 
 def _check_reduce(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.OperatorT, ins: list[int],

@@ -8,8 +8,9 @@ prepares the model (AllocateTensors fails; REDUCE_MAX and REDUCE_MIN at their fi
 would be exported to C and refused by the device at start-up. Each rule was confirmed on the interpreter this package
 runs (a converted int8 model runs, the same model with the one scale or zero point changed is refused); the scales are
 compared as TFLM compares them: float32 values, exactly, or within its tolerance where it has one (pools). TANH, RELU,
-LEAKY_RELU, ADD, SUB, MUL, MAXIMUM, MINIMUM, MEAN, SUM, the reshape and slicing ops and PAD's input accept any
-quantisation.
+LEAKY_RELU, MUL, MAXIMUM, MINIMUM, MEAN, SUM, the reshape and slicing ops and PAD's input accept any quantisation.
+Besides these rules, the quantised ADD, SUB, SQUARED_DIFFERENCE and int8 SOFTMAX turn their scales (and SOFTMAX's
+beta) into fixed-point multipliers behind assertions: out of range, the process aborts (_requantisation).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ POOL_SCALE_TOLERANCE = 1.0e-6  # pooling_common.cc: |input scale - output scale|
 SOFTMAX_OUTPUT = (np.float32(1.0 / 256), -128)  # softmax_common.cc: output scale == 1.f / 256, zero point -128
 LOGISTIC_OUTPUT_ZERO_POINT = -128  # logistic_common.cc: std::numeric_limits<int8_t>::min(); its scale is free
 HARD_SWISH_INPUT_SHIFT = np.float32(1.0 / 128)  # hard_swish_common.cc: the "hires" input scale
+# Left shift of TFLM's quantised ADD and SUB (add_common.cc, sub_common.cc) by output type: their output multiplier
+# 2 * max(input scales) / (2^shift * output scale) must lie in (0, 1), or QuantizeMultiplierSmallerThanOneExp aborts.
+ADD_LEFT_SHIFT = {schema.TensorType.INT8: 20, schema.TensorType.INT16: 15}
+# int8 SOFTMAX: PreprocessSoftmaxScaling turns beta * input scale * 2^(31 - kScaledDiffIntegerBits = 5) into a
+# multiplier that QuantizeMultiplierGreaterThanOne asserts to be above 1.
+SOFTMAX_BETA_SHIFT = 31 - 5
 _t = tio.tensor_text
 
 
@@ -128,14 +135,54 @@ def _hard_swish(where: str, kind: str, model: schema.ModelT, sg: schema.SubGraph
                            f"{_text(sg, ins[0])}")
 
 
+def _requantisation(where: str, kind: str, sg: schema.SubGraphT, op: schema.OperatorT, ins: list[int],
+                    y: int) -> None:
+    """Scales that TFLM's quantised kernels turn into fixed-point multipliers behind assertions (TFLITE_CHECK): an
+    abort of the whole process, no message, instead of an error."""
+    if kind == "SOFTMAX":
+        if sg.tensors[ins[0]].type != schema.TensorType.INT8:
+            return
+        o = op.builtinOptions  # of the right type (_check_options_type); none: TFLM reads beta 0
+        beta, scale = float(o.beta) if o is not None else 0.0, float(_q(sg, ins[0])[0])
+        if not beta * scale * (1 << SOFTMAX_BETA_SHIFT) > 1.0:
+            raise ModelFormatError(f"{where}: option beta = {beta:g} with input {_t(sg, ins[0])} of scale "
+                                   f"{scale:g}: int8 SOFTMAX needs beta x input scale x 2^{SOFTMAX_BETA_SHIFT} above 1 "
+                                   "(TFLM aborts the process otherwise)")
+        return
+    quantised = (sg.tensors[ins[0]].type == schema.TensorType.INT8 if kind == "SQUARED_DIFFERENCE"
+                 else sg.tensors[y].type in ADD_LEFT_SHIFT)
+    if not quantised:
+        return
+    scales = [float(_q(sg, j)[0]) for j in ins[:2]]
+    for j, s in zip(ins, scales):
+        if not s > 0:
+            raise ModelFormatError(f"{where}: input {_t(sg, j)} has quantisation scale {s:g}, expected a positive "
+                                   f"one (TFLM's quantised {kind} aborts the process otherwise)")
+    if kind == "SQUARED_DIFFERENCE":  # its output multiplier has no such bound
+        return
+    twice, shift, out = 2.0 * max(scales), ADD_LEFT_SHIFT[sg.tensors[y].type], float(_q(sg, y)[0])
+    if not (out > 0 and twice / ((1 << shift) * out) < 1.0):
+        raise ModelFormatError(f"{where}: output {_t(sg, y)} has quantisation scale {out:g}, expected one above "
+                               f"2 x the larger input scale / 2^{shift} = {twice / (1 << shift):g} (TFLM's quantised "
+                               f"{kind} aborts the process otherwise)")
+
+
 CHECKS = {"MAX_POOL_2D": _pool, "AVERAGE_POOL_2D": _pool, "REDUCE_MAX": _reduce_extremum,
           "REDUCE_MIN": _reduce_extremum, "CONCATENATION": _concatenation, "PAD": _pad, "PADV2": _pad,
           "LOGISTIC": _logistic, "SOFTMAX": _softmax, "HARD_SWISH": _hard_swish,
           "SQUARED_DIFFERENCE": _squared_difference}
 
 
+# ops whose scales TFLM turns into fixed-point multipliers behind assertions (_requantisation, any quantised type)
+REQUANTISED = {"ADD", "SUB", "SQUARED_DIFFERENCE", "SOFTMAX"}
+KINDS = REQUANTISED | set(CHECKS)
+
+
 def check(where: str, kind: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.OperatorT, ins: list[int],
           outs: list[int]) -> None:
-    """The rule of `kind` when its (first) input is int8; the types, arity and shapes are checked already."""
+    """The multiplier bounds of `kind`, then its int8 rule when its (first) input is int8; the types, arity and
+    shapes are checked already."""
+    if kind in REQUANTISED:
+        _requantisation(where, kind, sg, op, ins, outs[0])
     if kind in CHECKS and ins and ins[0] >= 0 and len(outs) == 1 and sg.tensors[ins[0]].type == INT8:
         CHECKS[kind](where, kind, model, sg, op, ins, outs)
