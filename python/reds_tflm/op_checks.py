@@ -106,6 +106,7 @@ def check_op(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: schema.
         op_checks_shape.CHECKS[kind](where, model, sg, op, ins, outs)
     if kind in op_checks_quant.KINDS:
         op_checks_quant.check(where, kind, model, sg, op, ins, outs)
+    op_checks_shape.check_derived_shape(where, kind, sg, ins, outs)
 
 
 def _check_same_type(where: str, kind: str, sg: schema.SubGraphT, ins: list[int], outs: list[int]) -> None:

@@ -1,8 +1,10 @@
 """Checks of the shape ops, run on every parse through op_checks.check_op.
 
-TFLM's CONCATENATION, SLICE, SPLIT, TRANSPOSE, MIRROR_PAD and SHAPE kernels trust their tensors: an axis outside the
-rank, an input whose shape does not fit the output, a slice or padding beyond the input or an output that cannot hold
-the result make them read or write out of bounds (SIGSEGV, the whole process dies) instead of failing. Each check
+The broadcasting binary ops and the shape-keeping unary ops must declare the output shape their inputs give
+(check_derived_shape: TFLM aborts on one it cannot reconcile). TFLM's CONCATENATION, SLICE, SPLIT, TRANSPOSE,
+MIRROR_PAD and SHAPE kernels trust their tensors: an axis outside the rank, an input whose shape does not fit the
+output, a slice or padding beyond the input or an output that cannot hold the result make them read or write out of
+bounds (SIGSEGV, the whole process dies) instead of failing. Each check
 states TFLite's rule for the op; the parameter tensors (begin, size, paddings, perm, axis) are checked when they are
 constants, as the converter writes them (TFLM requires it of SPLIT's axis and TRANSPOSE's perm).
 """
@@ -148,6 +150,30 @@ def check_shape(where: str, model: schema.ModelT, sg: schema.SubGraphT, op: sche
     if _shape(sg, outs[0]) != [rank]:
         raise ModelFormatError(f"{where}: output {_t(sg, outs[0])}, expected [{rank}] (the rank of the input "
                                f"{_t(sg, ins[0])})")
+
+
+# Builtin ops whose output shape follows from their inputs: checked on every parse, because the TFLM interpreter
+# aborts the whole process (no exception) on a shape it cannot reconcile, e.g. a corrupt file's ADD output.
+BROADCAST_OPS = {"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"}
+SAME_SHAPE_OPS = {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE",
+                  "DEQUANTIZE", "ELU", "PRELU", "ABS", "NEG"}
+
+
+def check_derived_shape(where: str, kind: str, sg: schema.SubGraphT, ins: list[int], outs: list[int]) -> None:
+    """The output shape of an op whose output follows from its inputs (broadcast, or the input's own)."""
+    if not outs:
+        return
+    out = tio.tensor_shape(sg.tensors[outs[0]])
+    shapes = [tio.tensor_shape(sg.tensors[j]) for j in ins if j >= 0]
+    if kind in BROADCAST_OPS and len(shapes) == 2:
+        try:
+            want = tuple(np.broadcast_shapes(shapes[0], shapes[1]))
+        except ValueError:
+            raise ModelFormatError(f"{where}: input shapes {shapes[0]} and {shapes[1]} do not broadcast") from None
+        if want != out:
+            raise ModelFormatError(f"{where}: output shape {out}, but inputs {shapes[0]} and {shapes[1]} give {want}")
+    elif kind in SAME_SHAPE_OPS and shapes and shapes[0] != out:
+        raise ModelFormatError(f"{where}: output shape {out} differs from its input's {shapes[0]}")
 
 
 CHECKS: dict[str, Check] = {"CONCATENATION": check_concatenation, "SLICE": check_slice, "SPLIT": check_split,

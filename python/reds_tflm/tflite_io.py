@@ -124,37 +124,13 @@ def check_structure(model: schema.ModelT, name: str = "model") -> None:
                         raise ModelFormatError(f"{where}: op {oi} {what} tensor index {j} out of range "
                                                f"({len(tensors)} tensors)")
         for oi, op in enumerate(sg.operators or []):
-            shapes = [tensor_shape(tensors[j]) for j in (op.inputs if op.inputs is not None else []) if j >= 0]
-            outs = [tensor_shape(tensors[j]) for j in (op.outputs if op.outputs is not None else []) if j >= 0]
-            kind = op_name(model, op)
-            op_checks.check_op(f"{where}: op {oi} ({kind})", model, sg, op)
-            if outs:
-                check_op_shapes(f"{where}: op {oi} ({kind})", kind, shapes, outs[0])
+            op_checks.check_op(f"{where}: op {oi} ({op_name(model, op)})", model, sg, op)
         known = {int(j) for op in sg.operators or [] for j in (op.outputs if op.outputs is not None else [])}
         known.update(int(j) for j in (sg.inputs if sg.inputs is not None else []))
         for j in (sg.outputs if sg.outputs is not None else []):
             if j not in known and buffer_of(model, tensors[j]) is None:
                 raise ModelFormatError(f"{where}: graph output tensor {j} ({tensor_name(tensors[j])}) is written by "
                                        "no op (and is neither a graph input nor a constant)")
-
-
-# Builtin ops whose output shape follows from their inputs: checked on every parse, because the TFLM interpreter
-# aborts the whole process (no exception) on a shape it cannot reconcile, e.g. a corrupt file's ADD output.
-BROADCAST_OPS = {"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"}
-SAME_SHAPE_OPS = {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE",
-                  "DEQUANTIZE", "ELU", "PRELU", "ABS", "NEG"}
-
-
-def check_op_shapes(where: str, kind: str, ins: list[tuple[int, ...]], out: tuple[int, ...]) -> None:
-    if kind in BROADCAST_OPS and len(ins) == 2:
-        try:
-            want = tuple(np.broadcast_shapes(ins[0], ins[1]))
-        except ValueError:
-            raise ModelFormatError(f"{where}: input shapes {ins[0]} and {ins[1]} do not broadcast") from None
-        if want != out:
-            raise ModelFormatError(f"{where}: output shape {out}, but inputs {ins[0]} and {ins[1]} give {want}")
-    elif kind in SAME_SHAPE_OPS and ins and ins[0] != out:
-        raise ModelFormatError(f"{where}: output shape {out} differs from its input's {ins[0]}")
 
 
 def load_model(path: str | os.PathLike) -> schema.ModelT:
